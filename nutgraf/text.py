@@ -1,0 +1,100 @@
+"""Plain-text helpers: normalization for cache keys, sentence splitting, clean endings."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Abbreviations that end with a period but rarely end a sentence in news copy.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sen rep gov gen col lt sgt capt st jr sr inc ltd co corp
+    no vs etc jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e
+    a.m p.m""".split()
+)
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*")
+_WHITESPACE = re.compile(r"\s+")
+_TERMINAL = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".'", ".’")
+
+
+def normalize(text: str) -> str:
+    """Canonical form of a text for cache keys: NFKC, unified quotes, collapsed whitespace."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = text.replace("\u201c", '"').replace("\u201d", '"')
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end exclusive) in `text`, whitespace excluded."""
+    spans: list[tuple[int, int]] = []
+    start = _skip_space(text, 0)
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if end < len(text) and not text[end].isspace():
+            continue  # "3.5", "U.S.-led": not a boundary
+        nxt = _skip_space(text, end)
+        if nxt < len(text) and not _starts_sentence(text[nxt]):
+            continue
+        if match.group().startswith(".") and _is_abbreviation(text, match.start()):
+            continue
+        if end > start:
+            spans.append((start, end))
+        start = nxt
+    tail_end = len(text.rstrip())
+    if start < tail_end:
+        spans.append((start, tail_end))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`, in order."""
+    return [text[s:e] for s, e in split_sentences(text)]
+
+
+def is_complete_sentence(sentence: str) -> bool:
+    """True when the sentence ends with terminal punctuation."""
+    return sentence.rstrip().endswith(_TERMINAL)
+
+
+def clean_summary(text: str) -> str:
+    """Drop a dangling last fragment and repeated sentences; keep the model's wording."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for sentence in sentences(text.strip()):
+        key = normalize(sentence).lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(_WHITESPACE.sub(" ", sentence).strip())
+    while len(kept) > 1 and not is_complete_sentence(kept[-1]):
+        kept.pop()
+    if kept and not is_complete_sentence(kept[-1]):
+        # A lone fragment is still better than nothing; close it honestly.
+        kept[-1] = kept[-1].rstrip(",;:- ") + "."
+    return " ".join(kept)
+
+
+def word_count(text: str) -> int:
+    """Number of whitespace-separated words."""
+    return len(text.split())
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _starts_sentence(char: str) -> bool:
+    return char.isupper() or char.isdigit() or char in "\"'“‘([—-"
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    word_start = dot
+    while word_start > 0 and (text[word_start - 1].isalpha() or text[word_start - 1] == "."):
+        word_start -= 1
+    word = text[word_start:dot].lower()
+    if word in _ABBREVIATIONS:
+        return True
+    # Single capital initials ("John F. Kennedy").
+    return len(word) == 1 and text[word_start].isupper()

@@ -1,0 +1,92 @@
+"""Per-process worker state: settings, the job store, loaded models and the heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from nutgraf import models
+from nutgraf.engine import SummarizerCache, set_torch_threads
+from nutgraf.jobs import JobStore
+from nutgraf.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_S = 5
+HEARTBEAT_TTL_S = 15
+
+
+@dataclass
+class Runtime:
+    """What one process that runs jobs holds; built once, after fork."""
+
+    settings: Settings
+    store: JobStore
+    summarizers: SummarizerCache
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    warming: bool = True
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start_background(self) -> None:
+        """Load the default model and announce this process, both off the task path."""
+        threading.Thread(target=self._warm_up, name="nutgraf-warmup", daemon=True).start()
+        threading.Thread(target=self._beat, name="nutgraf-heartbeat", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        spec = models.resolve(self.settings.model, self.settings.model_revision)
+        try:
+            self.summarizers.get(spec)
+        except models.ModelError as exc:
+            # One clear line; /readyz shows the same reason through the heartbeat.
+            log.error("model unavailable: %s", exc)
+        finally:
+            self.warming = False
+            self._send_heartbeat()
+
+    def _beat(self) -> None:
+        while not self._stop.is_set():
+            self._send_heartbeat()
+            self._stop.wait(HEARTBEAT_INTERVAL_S)
+
+    def _send_heartbeat(self) -> None:
+        state = {
+            "id": self.worker_id,
+            "default_model": self.settings.model,
+            "loading": self.warming,
+            "models": self.summarizers.states(),
+        }
+        try:
+            self.store.heartbeat(self.worker_id, state, HEARTBEAT_TTL_S)
+        except Exception as exc:  # Redis away: the next beat tries again.
+            log.warning("heartbeat failed: %s", exc)
+
+    def stop(self) -> None:
+        """Stop the heartbeat thread."""
+        self._stop.set()
+
+
+_runtime: Runtime | None = None
+
+
+def init(settings: Settings, processes: int) -> Runtime:
+    """Build this process's runtime: torch threads first, then the store and model cache."""
+    global _runtime
+    cores = os.cpu_count() or 1
+    # Each pool process gets its share of the cores; more threads only fight each other.
+    set_torch_threads(max(1, cores // max(1, processes)))
+    store = JobStore.from_url(
+        settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s, patient=True
+    )
+    _runtime = Runtime(settings, store, SummarizerCache(settings.device, settings.cache_dir))
+    _runtime.start_background()
+    return _runtime
+
+
+def current() -> Runtime:
+    """The runtime of this process (built by init on process start)."""
+    if _runtime is None:
+        raise RuntimeError("worker runtime not initialised in this process")
+    return _runtime
