@@ -44,7 +44,19 @@ _START = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'succeeded' or status == 'failed' then return false end
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'worker', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+"""
+# Give a running job back to the queue if its worker is still the dead one we saw.
+# Atomic, so that of several workers noticing the same orphan only one re-enqueues it.
+_RELEASE_ORPHAN = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' then
+  redis.call('SREM', KEYS[2], ARGV[1]) return 0 end
+if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
 """
 
 
@@ -111,6 +123,7 @@ class JobStore:
         self.prefix = prefix
         self._submit = client.register_script(_SUBMIT)
         self._start = client.register_script(_START)
+        self._release_orphan = client.register_script(_RELEASE_ORPHAN)
 
     @classmethod
     def from_url(
@@ -205,7 +218,10 @@ class JobStore:
 
     def start(self, job_id: str, worker: str) -> WorkItem | None:
         """Mark a job running and return its input; None if it is gone or already ended."""
-        attempts = self._start(keys=[self.key("job", job_id)], args=[now_rfc3339(), worker])
+        attempts = self._start(
+            keys=[self.key("job", job_id), self.key("running", "jobs")],
+            args=[now_rfc3339(), worker, job_id],
+        )
         if not attempts:
             return None
         with self.redis.pipeline() as pipe:
@@ -247,6 +263,7 @@ class JobStore:
             )
             pipe.set(self.key("cache", item.cache_key), json.dumps(cached), ex=self.cache_ttl_s)
             pipe.delete(self.key("text", item.job_id))
+            pipe.srem(self.key("running", "jobs"), item.job_id)
             pipe.execute()
 
     def fail(self, job_id: str, code: str, message: str) -> None:
@@ -261,7 +278,31 @@ class JobStore:
                 },
             )
             pipe.delete(self.key("text", job_id))
+            pipe.srem(self.key("running", "jobs"), job_id)
             pipe.execute()
+
+    def release_orphans(self) -> list[str]:
+        """Put back to `queued` the running jobs whose worker stopped beating (killed), and
+        return their ids so the caller re-enqueues them. Faster than waiting for Redis's
+        visibility timeout to hand the unacknowledged message out again."""
+        released = []
+        for job_id in self.redis.smembers(self.key("running", "jobs")):
+            owner = self.redis.hget(self.key("job", job_id), "worker")
+            if owner is None:
+                self.redis.srem(self.key("running", "jobs"), job_id)
+                continue
+            if self.redis.exists(self.key("worker", owner)):
+                continue
+            if self._release_orphan(
+                keys=[
+                    self.key("job", job_id),
+                    self.key("running", "jobs"),
+                    self.key("worker", owner),
+                ],
+                args=[job_id, owner],
+            ):
+                released.append(job_id)
+        return released
 
     def heartbeat(self, worker_id: str, state: dict[str, Any], ttl_s: int) -> None:
         """Announce a live worker process and its models' states; expires unless renewed."""

