@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -103,9 +104,7 @@ def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
     except models.ModelError as exc:
         print(f"nutgraf: {exc}", file=sys.stderr)
         return 1
-    result = summarizer.summarize(
-        Article(text, args.title, SummaryOptions(length=args.length))
-    )
+    result = summarizer.summarize(Article(text, args.title, SummaryOptions(length=args.length)))
     if args.json:
         print(json.dumps({"model": spec.public(), **result.to_json()}, indent=2))
     else:
@@ -185,10 +184,8 @@ def _terminate(name: str, child: subprocess.Popen[bytes], grace_s: float = 15.0)
             child.wait(grace_s)
         except subprocess.TimeoutExpired:
             log.warning("%s did not stop in %.0fs; killing it", name, grace_s)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)  # leftovers, e.g. pool children
-    except ProcessLookupError:
-        pass
     child.wait()
     log.info("stopped %s", name)
 

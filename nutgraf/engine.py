@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class Article:
 
     text: str
     title: str | None = None
-    options: SummaryOptions = SummaryOptions()
+    options: SummaryOptions = field(default_factory=SummaryOptions)
 
 
 class Summarizer:
@@ -73,17 +73,25 @@ class Summarizer:
         loaded = self.loaded
         tokenizer = loaded.tokenizer
         min_new, max_new = TOKEN_BUDGETS[length]
-        prompts, stats = zip(
-            *(self._prompt(a, length, max_new) for a in articles), strict=True
-        )
+        if loaded.family == "seq2seq":
+            # The decoder has its own position limit; tiny models have fewer than the budget.
+            positions = getattr(loaded.model.config, "max_position_embeddings", None) or max_new
+            max_new = min(max_new, positions - 2)
+            min_new = min(min_new, max_new)
+        prompts, stats = zip(*(self._prompt(a, length, max_new) for a in articles), strict=True)
         # Sorting by length keeps padding, and so wasted compute, small inside the batch.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         tokenizer.padding_side = "left" if loaded.family == "causal" else "right"
+        seq2seq = loaded.family == "seq2seq"
         encoded = tokenizer(
             [prompts[i] for i in order],
             return_tensors="pt",
             padding=True,
-            add_special_tokens=loaded.family == "seq2seq",
+            add_special_tokens=seq2seq,
+            # A cut made in _prompt can re-encode a token or two longer (a split multi-byte
+            # character); the window is a hard limit of the encoder's positions.
+            truncation=seq2seq,
+            max_length=loaded.max_input_tokens if seq2seq else None,
         ).to(loaded.device)
         generate_kwargs: dict[str, Any] = {
             "max_new_tokens": max_new,
@@ -99,7 +107,9 @@ class Summarizer:
         if loaded.family == "causal":
             output = output[:, encoded["input_ids"].shape[1] :]
         texts = tokenizer.batch_decode(output, skip_special_tokens=True)
-        generated = (output != tokenizer.pad_token_id).sum(dim=1).tolist()
+        # Seq2seq output starts with the decoder start token, which was not generated.
+        new_tokens = output[:, 1:] if seq2seq else output
+        generated = (new_tokens != tokenizer.pad_token_id).sum(dim=1).tolist()
         results: list[SummaryResult | None] = [None] * len(prompts)
         for position, original in enumerate(order):
             results[original] = SummaryResult(
@@ -156,8 +166,9 @@ class SummarizerCache:
     def get(self, spec: ModelSpec) -> Summarizer:
         """The summarizer for `spec`, loading it the first time (raises ModelUnavailable)."""
         with self._lock:
-            if spec.name in self._summarizers:
-                return self._summarizers[spec.name]
+            key = f"{spec.name}@{spec.revision}"  # a changed local folder loads anew
+            if key in self._summarizers:
+                return self._summarizers[key]
             try:
                 loaded = models.load(spec, self.device, self.cache_dir)
             except models.ModelError as exc:
@@ -179,12 +190,12 @@ class SummarizerCache:
                 loaded.max_input_tokens,
             )
             summarizer = Summarizer(loaded)
-            self._summarizers[spec.name] = summarizer
+            self._summarizers[key] = summarizer
             return summarizer
 
     def states(self) -> dict[str, dict[str, str]]:
         """Per model: `ready` or `failed` with the reason, for readiness reports."""
-        report = {name: {"state": "ready"} for name in self._summarizers}
+        report = {key.split("@")[0]: {"state": "ready"} for key in self._summarizers}
         for name, error in self._errors.items():
             report[name] = {"state": "failed", "error": error}
         return report

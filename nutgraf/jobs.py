@@ -70,9 +70,7 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def cache_key(
-    text: str, title: str | None, model: ModelSpec, options: SummaryOptions
-) -> str:
+def cache_key(text: str, title: str | None, model: ModelSpec, options: SummaryOptions) -> str:
     """sha256 over everything that changes the output: normalized text and title, model
     name and revision, and every option."""
     material = json.dumps(
@@ -117,7 +115,9 @@ class JobStore:
     def __init__(
         self, client: redis.Redis, job_ttl_s: int, cache_ttl_s: int, prefix: str = PREFIX
     ) -> None:
-        self.redis = client
+        # Any: the client decodes to str (decode_responses=True), which redis-py's types
+        # cannot express; they would force a cast at every call.
+        self.redis: Any = client
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
         self.prefix = prefix

@@ -182,9 +182,7 @@ def load(spec: ModelSpec, device: str, cache_dir: Path) -> LoadedModel:
         auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
         # Half precision halves memory and doubles speed on GPUs; CPUs lack fast fp16 kernels.
         dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
-        model, info = auto.from_pretrained(
-            folder, dtype=dtype, output_loading_info=True, **kwargs
-        )
+        model, info = auto.from_pretrained(folder, dtype=dtype, output_loading_info=True, **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"model {spec.name!r} cannot be loaded: {_first_line(exc)}") from exc
     missing = [k for k in info.get("missing_keys", []) if not _is_tied(model, k)]
@@ -210,7 +208,7 @@ def _is_tied(model: Any, key: str) -> bool:
     tied = getattr(model, "all_tied_weights_keys", None) or getattr(
         model, "_tied_weights_keys", None
     )
-    return bool(tied) and key in tied
+    return bool(tied) and key in tied  # type: ignore[operator]
 
 
 def _input_window(config: Any, tokenizer: Any) -> int:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_MODEL = "sshleifer/distilbart-cnn-12-6"
 
@@ -36,7 +35,9 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     max_chars: int = Field(default=100_000, gt=0, description="Longest accepted text.")
     job_ttl_s: int = Field(default=7 * 86400, gt=0, description="How long job records live.")
-    cache_ttl_s: int = Field(default=30 * 86400, gt=0, description="How long cached summaries live.")
+    cache_ttl_s: int = Field(
+        default=30 * 86400, gt=0, description="How long cached summaries live."
+    )
     host: str = Field(default="127.0.0.1", description="Address the API binds.")
     port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
     api_workers: int = Field(default=2, gt=0, description="gunicorn worker processes.")
@@ -71,9 +72,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_device(cls, value: str) -> str:
         value = value.strip().lower()
-        if value in {"auto", "cpu", "cuda"} or (
-            value.startswith("cuda:") and value[5:].isdigit()
-        ):
+        if value in {"auto", "cpu", "cuda"} or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
         raise ValueError("must be auto, cpu, cuda or cuda:N")
 
@@ -87,9 +86,9 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _default_model_is_served(self) -> Settings:
-        if self.model not in self.models:
-            object.__setattr__(self, "models", [self.model, *self.models])
+    def _default_model_is_served_first(self) -> Settings:
+        others = [name for name in self.models if name != self.model]
+        object.__setattr__(self, "models", [self.model, *others])
         return self
 
     @property

@@ -7,13 +7,56 @@ import unicodedata
 
 # Abbreviations that end with a period but rarely end a sentence in news copy.
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sen rep gov gen col lt sgt capt st jr sr inc ltd co corp
-    no vs etc jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e
-    a.m p.m""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sen",
+        "rep",
+        "gov",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "st",
+        "jr",
+        "sr",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "vs",
+        "etc",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+    ]
 )
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*")
 _WHITESPACE = re.compile(r"\s+")
-_TERMINAL = (".", "!", "?", "…", '."', '?"', '!"', ".”", "?”", "!”", ".'", ".’")
+# Abbreviations only when a number follows ("No. 5"); otherwise ordinary words ("voted no.").
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "vol", "pp"})
+_TERMINAL = (".", "!", "?", "…")
+_CLOSERS = "\"'”’)]»"
 
 
 def normalize(text: str) -> str:
@@ -35,7 +78,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         nxt = _skip_space(text, end)
         if nxt < len(text) and not _starts_sentence(text[nxt]):
             continue
-        if match.group().startswith(".") and _is_abbreviation(text, match.start()):
+        if match.group() == "." and _is_abbreviation(text, match.start(), nxt):
             continue
         if end > start:
             spans.append((start, end))
@@ -53,7 +96,7 @@ def sentences(text: str) -> list[str]:
 
 def is_complete_sentence(sentence: str) -> bool:
     """True when the sentence ends with terminal punctuation."""
-    return sentence.rstrip().endswith(_TERMINAL)
+    return sentence.rstrip().rstrip(_CLOSERS).endswith(_TERMINAL)
 
 
 def clean_summary(text: str) -> str:
@@ -89,12 +132,14 @@ def _starts_sentence(char: str) -> bool:
     return char.isupper() or char.isdigit() or char in "\"'“‘([—-"
 
 
-def _is_abbreviation(text: str, dot: int) -> bool:
+def _is_abbreviation(text: str, dot: int, next_start: int) -> bool:
     word_start = dot
     while word_start > 0 and (text[word_start - 1].isalpha() or text[word_start - 1] == "."):
         word_start -= 1
     word = text[word_start:dot].lower()
     if word in _ABBREVIATIONS:
         return True
+    if word in _NUMBER_ABBREVIATIONS:
+        return next_start < len(text) and text[next_start].isdigit()
     # Single capital initials ("John F. Kennedy").
     return len(word) == 1 and text[word_start].isupper()

@@ -57,9 +57,7 @@ def parse_summary_request(body: dict[str, Any], settings: Settings) -> SummaryRe
     """Validate a POST body against the schema and the deployment's limits."""
     text = body.get("text")
     if isinstance(text, str) and len(text) > settings.max_chars:
-        raise TextTooLong(
-            f"text has {len(text)} characters; the limit is {settings.max_chars}"
-        )
+        raise TextTooLong(f"text has {len(text)} characters; the limit is {settings.max_chars}")
     try:
         parsed = SummaryRequest.model_validate(body)
     except ValidationError as exc:

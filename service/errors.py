@@ -52,8 +52,9 @@ class Unavailable(ApiError):
         super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None
-                   ) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """The one JSON error body of the contract."""
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
@@ -96,7 +97,9 @@ def register_error_handlers(app: Flask) -> None:
     def _redis_down(exc: Exception) -> Response:
         log.warning("redis unavailable: %s", exc)
         return error_response(
-            503, "unavailable", "the job store is unreachable; try again shortly",
+            503,
+            "unavailable",
+            "the job store is unreachable; try again shortly",
             {"Retry-After": str(RETRY_AFTER_S)},
         )
 

@@ -38,8 +38,6 @@ def readyz() -> Response:
     if any(w.get("loading") for w in workers):
         reason = f"workers are loading model {settings.model!r}"
     else:
-        errors = {
-            w["models"].get(name, {}).get("error") for w in workers
-        } - {None}
+        errors = {w["models"].get(name, {}).get("error") for w in workers} - {None}
         reason = "; ".join(sorted(e for e in errors if e)) or "no worker has the model loaded"
     return error_response(503, "unavailable", reason, retry)

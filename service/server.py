@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from nutgraf.settings import Settings
 
 
-class _GunicornApp(BaseApplication):  # type: ignore[misc]
+class _GunicornApp(BaseApplication):
     """gunicorn with the Flask app built in each worker process (no Redis client forks)."""
 
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -96,8 +97,10 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_tail()}")
-            if any(w["models"].get(TEST_MODEL, {}).get("state") == "ready"
-                   for w in self.store.workers()):
+            if any(
+                w["models"].get(TEST_MODEL, {}).get("state") == "ready"
+                for w in self.store.workers()
+            ):
                 return
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready in {WORKER_START_TIMEOUT_S}s: {self.log_tail()}")
@@ -123,10 +126,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the worker's log, for failure messages."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -27,7 +28,10 @@ class Runtime:
     settings: Settings
     store: JobStore
     summarizers: SummarizerCache
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # The random part keeps ids unique when a restarted container reuses hostname and pid.
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    )
     warming: bool = True
     _stop: threading.Event = field(default_factory=threading.Event)
     _producer: Any = None

@@ -7,9 +7,9 @@ import signal
 import uuid
 
 import redis
+from conftest import WorkerProcess, poll_job, wait_for
 from flask.testing import FlaskClient
 
-from conftest import WorkerProcess, poll_job, wait_for
 from nutgraf.redis_server import RedisServer
 
 
@@ -57,7 +57,7 @@ def test_pool_process_killed_mid_job_is_redelivered(
     job_id = _submit_unique(client, sample_article)
     _wait_running(client, job_id)
     owner = str(redis_client.hget(f"nutgraf:job:{job_id}", "worker"))
-    child_pid = int(owner.rsplit(":", 1)[1])
+    child_pid = int(owner.split(":")[-2])  # hostname:pid:nonce
     assert worker.process is not None and child_pid != worker.process.pid
     os.kill(child_pid, signal.SIGKILL)
 

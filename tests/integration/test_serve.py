@@ -1,0 +1,95 @@
+"""`nutgraf serve` and `nutgraf summarize` as a user runs them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import requests
+from conftest import TEST_MODEL, wait_for
+
+from nutgraf.redis_server import free_port
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
+    env.update(NUTGRAF_MODEL=TEST_MODEL, NUTGRAF_DATA_DIR=str(tmp_path / "data"), **extra)
+    return env
+
+
+def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article: str) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "nutgraf.cli", "serve"],
+            env=_env(tmp_path, NUTGRAF_PORT=str(port), NUTGRAF_API_WORKERS="1"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def ready() -> bool:
+            try:
+                return requests.get(f"{base}/readyz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(ready, 300, "readyz 200", interval_s=0.5)
+        parts = psutil.Process(serve.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in parts)
+        assert "redis-server" in names and "worker" in names and "api" in names
+
+        text = sample_article.split("\n\n")[0] + " (serve test)"
+        response = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
+        assert response.status_code == 202
+        location = response.headers["Location"]
+
+        def finished() -> dict[str, object] | None:
+            body: dict[str, object] = requests.get(base + location, timeout=5).json()
+            return body if body["status"] in ("succeeded", "failed") else None
+
+        job = wait_for(finished, 240, "the job to finish")
+        assert job["status"] == "succeeded", log_path.read_text()[-3000:]
+        again = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
+        assert again.status_code == 200 and again.json()["cached"] is True
+    finally:
+        serve.send_signal(signal.SIGINT)  # what Ctrl-C does
+        code = serve.wait(90)
+    assert code == 0, log_path.read_text()[-3000:]
+    assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert list((tmp_path / "data" / "redis").rglob("*.aof*")), "redis kept no AOF"
+
+
+def test_summarize_command_reads_stdin(tmp_path: Path, sample_article: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nutgraf.cli", "summarize", "--length", "headline", "-"],
+        input=sample_article,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert len(summary.split()) >= 3
+    assert summary.endswith((".", "!", "?", '"'))
+
+
+def test_unknown_model_is_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nutgraf.cli", "summarize", "--model", "not/a-real-model", "-"],
+        input="Some text.",
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, HF_HUB_OFFLINE="1"),
+        timeout=300,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("nutgraf: model 'not/a-real-model' cannot be loaded")

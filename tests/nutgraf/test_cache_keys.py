@@ -1,0 +1,88 @@
+"""nutgraf.jobs.cache_key: equal for equal inputs up to layout, different for anything else."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from nutgraf.jobs import cache_key
+from nutgraf.models import ModelSpec
+from nutgraf.schemas import SummaryOptions
+
+TEXT = "The council voted on Tuesday.\n\nMr. Smith said \u201cit is done\u201d and left."
+TITLE = "Council votes"
+MODEL = ModelSpec("distilbart-cnn-12-6", "sshleifer/distilbart-cnn-12-6", "main", "seq2seq")
+OPTIONS = SummaryOptions(length="medium")
+
+
+def key(
+    text: str = TEXT,
+    title: str | None = TITLE,
+    model: ModelSpec = MODEL,
+    options: SummaryOptions = OPTIONS,
+) -> str:
+    """cache_key with the reference input, one part replaced."""
+    return cache_key(text, title, model, options)
+
+
+def test_is_sha256_hex() -> None:
+    assert re.fullmatch(r"[0-9a-f]{64}", key())
+
+
+def test_is_stable() -> None:
+    assert key() == key()
+    assert key() == cache_key(TEXT, TITLE, MODEL, SummaryOptions(length="medium"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The council voted on Tuesday. Mr. Smith said \u201cit is done\u201d and left.",
+        "  The council  voted on Tuesday.\tMr. Smith said \u201cit is done\u201d and left.\n",
+        'The council voted on Tuesday.\n\nMr. Smith said "it is done" and left.',
+        'The  council voted\non Tuesday. Mr. Smith said "it is done" and left.',
+    ],
+)
+def test_same_for_layout_and_quote_style(text: str) -> None:
+    assert key(text=text) == key()
+
+
+def test_same_title_up_to_layout() -> None:
+    assert key(title="  Council\nvotes ") == key()
+    assert key(title=None) == key(title="")
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"text": TEXT.replace("Tuesday", "Monday")},
+        {"text": TEXT.lower()},
+        {"text": TEXT + " More."},
+        {"title": "Council rejects"},
+        {"title": None},
+        {"model": ModelSpec("bart-large-cnn", "facebook/bart-large-cnn", "main", "seq2seq")},
+        {"model": ModelSpec("distilbart-cnn-12-6", "sshleifer/distilbart-cnn-12-6", "v2")},
+        {"options": SummaryOptions(length="short")},
+        {"options": SummaryOptions(length="headline")},
+    ],
+    ids=[
+        "text-word",
+        "text-case",
+        "text-longer",
+        "title",
+        "no-title",
+        "model-name",
+        "model-revision",
+        "length-short",
+        "length-headline",
+    ],
+)
+def test_differs(changed: dict[str, object]) -> None:
+    assert key(**changed) != key()  # type: ignore[arg-type]
+
+
+def test_every_length_has_its_own_key() -> None:
+    lengths = ["headline", "short", "medium", "long"]
+    keys = {key(options=SummaryOptions(length=length)) for length in lengths}  # type: ignore[arg-type]
+    assert len(keys) == len(lengths)

@@ -1,0 +1,155 @@
+"""Settings from NUTGRAF_* variables: defaults, validation and the README's table."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from nutgraf.settings import DEFAULT_MODEL, Settings, SettingsError, load_settings
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No NUTGRAF_* variable from the calling shell leaks into these tests."""
+    for name in list(os.environ):
+        if name.startswith("NUTGRAF_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.redis_url is None
+    assert settings.model == DEFAULT_MODEL
+    assert settings.models == [DEFAULT_MODEL]
+    assert settings.model_revision == "main"
+    assert settings.device == "auto"
+    assert settings.max_chars == 100_000
+    assert settings.worker_pool == "auto"
+    assert settings.log_level == "INFO"
+    assert settings.visibility_timeout_s == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5", ""])
+def test_bad_max_chars(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NUTGRAF_MAX_CHARS", value)
+    with pytest.raises(SettingsError, match="NUTGRAF_MAX_CHARS") as caught:
+        load_settings()
+    assert "\n" not in str(caught.value)
+
+
+def test_good_max_chars(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_MAX_CHARS", "5000")
+    assert load_settings().max_chars == 5000
+
+
+@pytest.mark.parametrize("value", ["tpu", "cuda:", "cuda:x", "gpu", "cpu:0"])
+def test_bad_device(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NUTGRAF_DEVICE", value)
+    with pytest.raises(SettingsError, match="NUTGRAF_DEVICE"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("auto", "auto"),
+        ("cpu", "cpu"),
+        ("cuda", "cuda"),
+        ("cuda:1", "cuda:1"),
+        (" CUDA:0 ", "cuda:0"),
+    ],
+)
+def test_good_device(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    monkeypatch.setenv("NUTGRAF_DEVICE", value)
+    assert load_settings().device == expected
+
+
+def test_models_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_MODELS", "a, b")
+    assert load_settings().models == [DEFAULT_MODEL, "a", "b"]
+
+
+def test_models_list_skips_blanks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_MODELS", " a ,, b , ")
+    assert load_settings().models == [DEFAULT_MODEL, "a", "b"]
+
+
+def test_models_list_includes_a_custom_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_MODEL", "t5-small")
+    monkeypatch.setenv("NUTGRAF_MODELS", "a,b")
+    settings = load_settings()
+    assert settings.model == "t5-small"
+    assert settings.models == ["t5-small", "a", "b"]
+
+
+def test_models_list_without_duplicate_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_MODELS", f"{DEFAULT_MODEL},a")
+    assert load_settings().models == [DEFAULT_MODEL, "a"]
+
+
+@pytest.mark.parametrize("value", ["http://x", "localhost:6379", "redis:/x"])
+def test_bad_redis_url(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", value)
+    with pytest.raises(SettingsError, match="NUTGRAF_REDIS_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("rediss://cache.example:6380/1", "rediss://cache.example:6380/1"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+        ("", None),
+    ],
+)
+def test_good_redis_url(monkeypatch: pytest.MonkeyPatch, value: str, expected: str | None) -> None:
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", value)
+    assert load_settings().redis_url == expected
+
+
+def test_several_problems_in_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_MAX_CHARS", "0")
+    monkeypatch.setenv("NUTGRAF_DEVICE", "tpu")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "NUTGRAF_MAX_CHARS" in str(caught.value)
+    assert "NUTGRAF_DEVICE" in str(caught.value)
+
+
+def test_overrides_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_PORT", "9000")
+    assert load_settings().port == 9000
+    assert load_settings(port=9001).port == 9001
+
+
+def test_visibility_timeout_default() -> None:
+    settings = load_settings()
+    assert settings.visibility_timeout == settings.task_time_limit_s + 300
+    assert settings.visibility_timeout > settings.task_time_limit_s
+
+
+def test_visibility_timeout_follows_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_TASK_TIME_LIMIT_S", "60")
+    settings = load_settings()
+    assert settings.visibility_timeout == 360
+    assert settings.visibility_timeout > settings.task_time_limit_s
+
+
+def test_visibility_timeout_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_VISIBILITY_TIMEOUT_S", "7200")
+    assert load_settings().visibility_timeout == 7200
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    assert README.is_file(), f"{README} is missing"
+    lines = README.read_text(encoding="utf-8").splitlines()
+    table_rows = [line for line in lines if line.lstrip().startswith("|")]
+    documented = set(re.findall(r"NUTGRAF_[A-Z0-9_]+", "\n".join(table_rows)))
+    expected = {f"NUTGRAF_{name.upper()}" for name in Settings.model_fields}
+    assert sorted(expected - documented) == []
