@@ -1,4 +1,4 @@
-"""The `nutgraf` command: serve, api, worker, summarize, models, config."""
+"""The `nutgraf` command: serve, api, worker, summarize, eval, models, config."""
 
 from __future__ import annotations
 
@@ -43,6 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     summarize.add_argument("--title")
     summarize.add_argument("--json", action="store_true", help="print the full result as JSON")
+    evaluate = sub.add_parser("eval", help="score summaries of a JSONL set against references")
+    evaluate.add_argument("data", help="JSONL: one {text, summary[, title, id]} per line")
+    evaluate.add_argument("--model", help="preset, HF id or path (default NUTGRAF_MODEL)")
+    evaluate.add_argument(
+        "--length", default="medium", choices=["headline", "short", "medium", "long"]
+    )
+    evaluate.add_argument("--format", default="paragraph", choices=["paragraph", "bullets"])
+    evaluate.add_argument("--mode", default="abstractive", choices=["abstractive", "extractive"])
+    evaluate.add_argument("--max-words", type=int, help="word cap passed to the engine")
+    evaluate.add_argument("--limit", type=int, help="only the first N records")
+    evaluate.add_argument("--batch-size", type=int, default=4, help="articles per batch")
+    evaluate.add_argument("--json", metavar="OUT", help="also write the figures to OUT.json")
     sub.add_parser("models", help="list the model presets")
     sub.add_parser("config", help="print every NUTGRAF_* setting and its value")
     args = parser.parse_args(argv)
@@ -58,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "api": lambda: _run_api(settings),
         "worker": lambda: _run_worker(settings),
         "summarize": lambda: summarize_file(settings, args),
+        "eval": lambda: _run_eval(settings, args),
         "models": list_models,
         "config": lambda: print_config(settings),
     }
@@ -100,7 +113,7 @@ def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         spec = models.resolve(args.model or settings.model, settings.model_revision)
-        summarizer = SummarizerCache(settings.device, settings.cache_dir).get(spec)
+        summarizer = SummarizerCache.from_settings(settings).get(spec)
     except models.ModelError as exc:
         print(f"nutgraf: {exc}", file=sys.stderr)
         return 1
@@ -110,6 +123,13 @@ def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(result.summary)
     return 0
+
+
+def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported on use: ROUGE (nltk) and the engine are not needed by the other commands.
+    from nutgraf.evaluate import run_eval
+
+    return run_eval(settings, args)
 
 
 def list_models() -> int:

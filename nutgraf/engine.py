@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,18 @@ from typing import Any
 
 from nutgraf import models
 from nutgraf.models import LoadedModel, ModelSpec
-from nutgraf.schemas import InputStats, Length, SummaryOptions, SummaryResult
-from nutgraf.text import clean_summary
+from nutgraf.schemas import (
+    HEADLINE_MAX_WORDS,
+    SENTENCE_RANGES,
+    Checks,
+    Format,
+    InputStats,
+    Length,
+    SummaryOptions,
+    SummaryResult,
+)
+from nutgraf.settings import Settings
+from nutgraf.text import clean_summary, is_complete_sentence, sentences, word_count
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +30,20 @@ SYSTEM_PROMPT = (
     "You are a news editor. You write accurate, neutral summaries of news articles. "
     "Use only facts stated in the article."
 )
+# Said on the second try of a strict job, after the first summary stated unsupported facts.
+SAFE_INSTRUCTION = "Copy every name and number exactly as the article writes it; add none."
 # What an editor means by each length, said to instruction-tuned models.
 LENGTH_INSTRUCTIONS: dict[Length, str] = {
     "headline": "in one sentence of at most 20 words",
     "short": "in one or two sentences",
     "medium": "in three or four sentences",
     "long": "in five to seven sentences",
+}
+BULLET_INSTRUCTIONS: dict[Length, str] = {
+    "headline": "as a single bullet point of at most 20 words",
+    "short": "as a bulleted list of two short points, one sentence each",
+    "medium": "as a bulleted list of three or four points, one sentence each",
+    "long": "as a bulleted list of five to seven points, one sentence each",
 }
 # New-token budgets (min, max) per length; seq2seq models need a floor or they stop early.
 TOKEN_BUDGETS: dict[Length, tuple[int, int]] = {
@@ -33,6 +52,11 @@ TOKEN_BUDGETS: dict[Length, tuple[int, int]] = {
     "medium": (50, 160),
     "long": (100, 300),
 }
+# Partial summaries of chunks keep more facts than the final one needs.
+CHUNK_LENGTH: Length = "medium"
+# Map-reduce depth limit: past it, the remaining text is cut to the window (and says so).
+MAX_REDUCE_LEVELS = 4
+_BULLET_MARK = re.compile(r"^\s*(?:[-*•·–]|\d+[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -44,45 +68,278 @@ class Article:
     options: SummaryOptions = field(default_factory=SummaryOptions)
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One input to one generate() call: a whole article, a chunk, or joined partials."""
+
+    body: str
+    title: str | None
+    length: Length
+    format: Format
+    safe: bool = False
+    max_new: int | None = None  # overrides the length's token budget (map passes)
+
+
+def summarize_extractive(article: Article) -> SummaryResult:
+    """The article's own most central sentences, with their offsets; no model involved."""
+    from nutgraf.extractive import extract
+
+    options = article.options
+    spans = extract(article.text, options.length, options.max_words)
+    texts = [span.text for span in spans]
+    bullets = texts if options.format == "bullets" else None
+    return SummaryResult(
+        summary=_join(texts, options.format),
+        bullets=bullets,
+        sentences=spans,
+        input=InputStats(characters=len(article.text), tokens=None, chunks=1),
+        checks=Checks(),
+    )
+
+
+def shape_summary(raw: str, options: SummaryOptions) -> list[str]:
+    """Model output to the sentences (or bullet items) an editor asked for: complete, no
+    repeats, no more than the length allows, within max_words."""
+    if options.format == "bullets" and any(_BULLET_MARK.match(x) for x in raw.splitlines()):
+        items = [_BULLET_MARK.sub("", line).strip() for line in raw.splitlines() if line.strip()]
+        units = [clean_summary(item) for item in items]
+        units = [u for u in units if u and is_complete_sentence(u)] or units[:1]
+    else:
+        units = sentences(clean_summary(raw))
+    unique: list[str] = []
+    for unit in units:
+        if unit and unit.lower() not in (u.lower() for u in unique):
+            unique.append(unit)
+    units = unique[: SENTENCE_RANGES[options.length][1]]
+    cap = options.max_words or (HEADLINE_MAX_WORDS if options.length == "headline" else None)
+    while cap and len(units) > 1 and word_count(" ".join(units)) > cap:
+        units.pop()
+    if cap and units and word_count(units[0]) > cap:
+        units[0] = _cut_words(units[0], cap)
+    return units
+
+
+def _cut_words(sentence: str, cap: int) -> str:
+    """Shorten one sentence to `cap` words at the last clause break, closed with a period."""
+    words = sentence.split()[:cap]
+    text = " ".join(words)
+    for mark in (";", ","):
+        if mark in text[len(text) // 2 :]:
+            text = text[: text.rindex(mark)]
+            break
+    return text.rstrip(",;:-– ") + "."
+
+
+def _join(units: list[str], fmt: Format) -> str:
+    if fmt == "bullets":
+        return "\n".join(f"- {unit}" for unit in units)
+    return " ".join(units)
+
+
 class Summarizer:
     """Wraps one loaded model; `summarize_batch` is the only way in."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, max_input_tokens: int | None = None) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
+        # A deployment may force a smaller window than the model's (memory, latency).
+        self.window = min(loaded.max_input_tokens, max_input_tokens or loaded.max_input_tokens)
 
     def summarize(self, article: Article) -> SummaryResult:
         """Summarize a single article."""
         return self.summarize_batch([article])[0]
 
     def summarize_batch(self, articles: list[Article]) -> list[SummaryResult]:
-        """Summarize articles together, grouped by length so each group is one generate()."""
-        results: list[SummaryResult | None] = [None] * len(articles)
-        groups: dict[Length, list[int]] = {}
+        """Summarize articles together: long ones are chunked at sentence boundaries and
+        summarized map-reduce style; each level's passes share batched generate() calls."""
+        results: dict[int, SummaryResult] = {}
+        abstractive = []
         for index, article in enumerate(articles):
-            groups.setdefault(article.options.length, []).append(index)
-        for length, indexes in groups.items():
-            batch = [articles[i] for i in indexes]
-            for index, result in zip(indexes, self._generate(batch, length), strict=True):
-                results[index] = result
-        return [r for r in results if r is not None]
+            if article.options.mode == "extractive":
+                results[index] = summarize_extractive(article)
+            else:
+                abstractive.append(index)
+        for index, result in zip(
+            abstractive, self._abstractive([articles[i] for i in abstractive]), strict=True
+        ):
+            results[index] = result
+        return [results[i] for i in range(len(articles))]
 
-    def _generate(self, articles: list[Article], length: Length) -> list[SummaryResult]:
+    def _abstractive(self, articles: list[Article]) -> list[SummaryResult]:
+        if not articles:
+            return []
+        stats = [
+            InputStats(characters=len(a.text), tokens=self._count(a.text), chunks=1)
+            for a in articles
+        ]
+        current = [a.text.strip() for a in articles]
+        finals: dict[int, tuple[str, int]] = {}
+        active = list(range(len(articles)))
+        previous: dict[int, int] = {}
+        for level in range(MAX_REDUCE_LEVELS + 1):
+            ready, chunked = [], []
+            for i in active:
+                options = articles[i].options
+                budget = self._body_budget(options.length, options.format)
+                size = self._count(current[i])
+                fits = size <= budget
+                # No progress (a model that writes partials as long as its input): stop.
+                stalled = size >= previous.get(i, size + 1)
+                previous[i] = size
+                if fits or options.truncate or stalled or level == MAX_REDUCE_LEVELS:
+                    if not fits:
+                        stats[i] = stats[i].model_copy(update={"truncated": True})
+                    ready.append(i)
+                else:
+                    chunks = self._chunk(current[i], self._body_budget(CHUNK_LENGTH, "paragraph"))
+                    if level == 0:
+                        stats[i] = stats[i].model_copy(update={"chunks": len(chunks)})
+                    chunked.append((i, chunks))
+            # Each partial gets at most a sixth of a chunk, so every level shrinks the text
+            # (even when decoded text re-encodes longer) and the recursion ends.
+            chunk_budget = self._body_budget(CHUNK_LENGTH, "paragraph")
+            partial_tokens = min(TOKEN_BUDGETS[CHUNK_LENGTH][1], max(16, chunk_budget // 6))
+            passes = [
+                _Pass(current[i], articles[i].title, articles[i].options.length,
+                      articles[i].options.format)
+                for i in ready
+            ] + [
+                _Pass(chunk, articles[i].title, CHUNK_LENGTH, "paragraph", max_new=partial_tokens)
+                for i, chunks in chunked
+                for chunk in chunks
+            ]  # fmt: skip
+            outputs = self._run_passes(passes)
+            for i, output in zip(ready, outputs[: len(ready)], strict=True):
+                finals[i] = output
+            partials = iter(outputs[len(ready) :])
+            for i, chunks in chunked:
+                parts = [clean_summary(next(partials)[0]) for _ in chunks]
+                current[i] = " ".join(p for p in parts if p)
+            active = [i for i, _ in chunked]
+            if not active:
+                break
+        return [self._finish(articles[i], finals[i], stats[i]) for i in range(len(articles))]
+
+    def _finish(
+        self, article: Article, output: tuple[str, int], stats: InputStats
+    ) -> SummaryResult:
+        """Shape the summary, check it against the article, and retry once if strict."""
+        from nutgraf.faithfulness import unsupported_items
+
+        options = article.options
+        units = shape_summary(output[0], options)
+        unsupported = unsupported_items(" ".join(units), article.text, article.title)
+        regenerated = False
+        if unsupported and options.strict:
+            body = article.text.strip()
+            if stats.chunks > 1 or stats.truncated:
+                body = self._fit(body, self._body_budget(options.length, options.format))
+            retry = self._run_passes(
+                [_Pass(body, article.title, options.length, options.format, safe=True)]
+            )[0]
+            retry_units = shape_summary(retry[0], options)
+            retry_unsupported = unsupported_items(
+                " ".join(retry_units), article.text, article.title
+            )
+            regenerated = True
+            if len(retry_unsupported) < len(unsupported):
+                units, unsupported, output = retry_units, retry_unsupported, retry
+        return SummaryResult(
+            summary=_join(units, options.format),
+            bullets=units if options.format == "bullets" else None,
+            input=stats,
+            checks=Checks(unsupported=unsupported, regenerated=regenerated),
+            generated_tokens=output[1],
+        )
+
+    def _count(self, text: str) -> int:
+        return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _body_budget(self, length: Length, fmt: Format) -> int:
+        """Tokens of article text that fit in one pass with this length and format."""
+        tokenizer = self.loaded.tokenizer
+        if self.loaded.family == "seq2seq":
+            overhead = len(tokenizer(self.spec.prefix)["input_ids"])
+            return max(16, self.window - overhead)
+        probe = _Pass("", "", length, fmt)
+        overhead = len(tokenizer(self._chat(probe))["input_ids"])
+        # The window holds prompt and answer; titles get a little room of their own.
+        return max(16, self.window - overhead - TOKEN_BUDGETS[length][1] - 32)
+
+    def _chunk(self, text: str, budget: int) -> list[str]:
+        """Consecutive sentences packed into chunks of at most `budget` tokens."""
+        chunks: list[str] = []
+        current: list[str] = []
+        used = 0
+        for sentence in sentences(text):
+            size = self._count(sentence) + 1
+            # One enormous "sentence" (a table, a list) is cut by tokens.
+            pieces = self._split_tokens(sentence, budget) if size > budget else [sentence]
+            for piece in pieces:
+                piece_size = min(size, budget)
+                if current and used + piece_size > budget:
+                    chunks.append(" ".join(current))
+                    current, used = [], 0
+                current.append(piece)
+                used += piece_size
+        if current:
+            chunks.append(" ".join(current))
+        return chunks
+
+    def _split_tokens(self, text: str, budget: int) -> list[str]:
+        ids = self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+        step = max(1, budget - 8)
+        return [
+            self.loaded.tokenizer.decode(ids[i : i + step], skip_special_tokens=True)
+            for i in range(0, len(ids), step)
+        ]
+
+    def _fit(self, text: str, budget: int) -> str:
+        ids = self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= budget:
+            return text
+        return str(self.loaded.tokenizer.decode(ids[:budget], skip_special_tokens=True))
+
+    def _run_passes(self, passes: list[_Pass]) -> list[tuple[str, int]]:
+        """Run passes grouped by generation settings, one generate() per group."""
+        outputs: list[tuple[str, int] | None] = [None] * len(passes)
+        groups: dict[tuple[Length, Format, bool, int | None], list[int]] = {}
+        for index, p in enumerate(passes):
+            groups.setdefault((p.length, p.format, p.safe, p.max_new), []).append(index)
+        for key, indexes in groups.items():
+            generated = self._generate([passes[i] for i in indexes], *key)
+            for index, output in zip(indexes, generated, strict=True):
+                outputs[index] = output
+        return [o for o in outputs if o is not None]
+
+    def _generate(
+        self,
+        passes: list[_Pass],
+        length: Length,
+        fmt: Format,
+        safe: bool,
+        max_new_override: int | None = None,
+    ) -> list[tuple[str, int]]:
+        """One batched generate(): raw output text and new-token count per pass."""
         import torch
 
         loaded = self.loaded
         tokenizer = loaded.tokenizer
+        seq2seq = loaded.family == "seq2seq"
         min_new, max_new = TOKEN_BUDGETS[length]
-        if loaded.family == "seq2seq":
+        if max_new_override is not None:
+            max_new = max_new_override
+            min_new = min(min_new, max_new // 2)
+        if seq2seq:
             # The decoder has its own position limit; tiny models have fewer than the budget.
             positions = getattr(loaded.model.config, "max_position_embeddings", None) or max_new
             max_new = min(max_new, positions - 2)
             min_new = min(min_new, max_new)
-        prompts, stats = zip(*(self._prompt(a, length, max_new) for a in articles), strict=True)
+        budget = self._body_budget(length, fmt)
+        prompts = [self._prompt(p, budget) for p in passes]
         # Sorting by length keeps padding, and so wasted compute, small inside the batch.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-        tokenizer.padding_side = "left" if loaded.family == "causal" else "right"
-        seq2seq = loaded.family == "seq2seq"
+        tokenizer.padding_side = "right" if seq2seq else "left"
         encoded = tokenizer(
             [prompts[i] for i in order],
             return_tensors="pt",
@@ -91,61 +348,49 @@ class Summarizer:
             # A cut made in _prompt can re-encode a token or two longer (a split multi-byte
             # character); the window is a hard limit of the encoder's positions.
             truncation=seq2seq,
-            max_length=loaded.max_input_tokens if seq2seq else None,
+            max_length=self.window if seq2seq else None,
         ).to(loaded.device)
         generate_kwargs: dict[str, Any] = {
             "max_new_tokens": max_new,
             "do_sample": False,
             "pad_token_id": tokenizer.pad_token_id,
         }
-        if loaded.family == "seq2seq":
+        if seq2seq:
             generate_kwargs["min_new_tokens"] = min_new
         else:
             generate_kwargs["repetition_penalty"] = 1.1
+        if safe:
+            # Beam search stays closer to the source's wording than greedy decoding.
+            generate_kwargs.update(num_beams=3, no_repeat_ngram_size=4, repetition_penalty=1.0)
         with torch.inference_mode():
             output = loaded.model.generate(**encoded, **generate_kwargs)
-        if loaded.family == "causal":
+        if not seq2seq:
             output = output[:, encoded["input_ids"].shape[1] :]
         texts = tokenizer.batch_decode(output, skip_special_tokens=True)
         # Seq2seq output starts with the decoder start token, which was not generated.
         new_tokens = output[:, 1:] if seq2seq else output
-        generated = (new_tokens != tokenizer.pad_token_id).sum(dim=1).tolist()
-        results: list[SummaryResult | None] = [None] * len(prompts)
+        counts = (new_tokens != tokenizer.pad_token_id).sum(dim=1).tolist()
+        results: list[tuple[str, int] | None] = [None] * len(prompts)
         for position, original in enumerate(order):
-            results[original] = SummaryResult(
-                summary=clean_summary(texts[position]),
-                input=stats[original],
-                generated_tokens=int(generated[position]),
-            )
+            results[original] = (texts[position], int(counts[position]))
         return [r for r in results if r is not None]
 
-    def _prompt(self, article: Article, length: Length, max_new: int) -> tuple[str, InputStats]:
-        """The model's input for one article, cut to the input window, and what was read."""
-        loaded = self.loaded
-        tokenizer = loaded.tokenizer
-        body = article.text.strip()
-        body_ids = tokenizer(body, add_special_tokens=False)["input_ids"]
-        if loaded.family == "seq2seq":
-            budget = loaded.max_input_tokens - len(tokenizer(self.spec.prefix)["input_ids"])
-        else:
-            overhead = len(tokenizer(self._chat(article, length, ""))["input_ids"])
-            budget = loaded.max_input_tokens - overhead - max_new
-        truncated = len(body_ids) > budget
-        if truncated:
-            body = tokenizer.decode(body_ids[: max(budget, 1)], skip_special_tokens=True)
-        stats = InputStats(
-            characters=len(article.text), tokens=len(body_ids), chunks=1, truncated=truncated
-        )
-        if loaded.family == "seq2seq":
-            return self.spec.prefix + body, stats
-        return self._chat(article, length, body), stats
+    def _prompt(self, p: _Pass, budget: int) -> str:
+        """The model's input for one pass, its body cut to the budget as a last resort."""
+        body = self._fit(p.body, budget)
+        if self.loaded.family == "seq2seq":
+            return self.spec.prefix + body
+        return self._chat(_Pass(body, p.title, p.length, p.format, p.safe))
 
-    def _chat(self, article: Article, length: Length, body: str) -> str:
-        instruction = f"Summarize this news article {LENGTH_INSTRUCTIONS[length]}."
-        title = f"Title: {article.title.strip()}\n\n" if article.title else ""
+    def _chat(self, p: _Pass) -> str:
+        how = (BULLET_INSTRUCTIONS if p.format == "bullets" else LENGTH_INSTRUCTIONS)[p.length]
+        instruction = f"Summarize this news article {how}."
+        if p.safe:
+            instruction += " " + SAFE_INSTRUCTION
+        title = f"Title: {p.title.strip()}\n\n" if p.title else ""
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"{instruction}\n\n{title}{body}"},
+            {"role": "user", "content": f"{instruction}\n\n{title}{p.body}"},
         ]
         prompt: str = self.loaded.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
@@ -156,12 +401,18 @@ class Summarizer:
 class SummarizerCache:
     """Loads each model at most once per process, on first use, thread-safely."""
 
-    def __init__(self, device: str, cache_dir: Path) -> None:
+    def __init__(self, device: str, cache_dir: Path, max_input_tokens: int | None = None) -> None:
         self.device = device
         self.cache_dir = cache_dir
+        self.max_input_tokens = max_input_tokens
         self._lock = threading.Lock()
         self._summarizers: dict[str, Summarizer] = {}
         self._errors: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SummarizerCache:
+        """The cache for a deployment's device, model folder and input window."""
+        return cls(settings.device, settings.cache_dir, settings.max_input_tokens)
 
     def get(self, spec: ModelSpec) -> Summarizer:
         """The summarizer for `spec`, loading it the first time (raises ModelUnavailable)."""
@@ -189,7 +440,7 @@ class SummarizerCache:
                 loaded.load_seconds,
                 loaded.max_input_tokens,
             )
-            summarizer = Summarizer(loaded)
+            summarizer = Summarizer(loaded, self.max_input_tokens)
             self._summarizers[key] = summarizer
             return summarizer
 

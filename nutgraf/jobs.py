@@ -94,6 +94,7 @@ class Submission:
 
     outcome: Literal["created", "existing", "cached"]
     job_id: str
+    cache_key: str
 
 
 @dataclass(frozen=True)
@@ -183,17 +184,15 @@ class JobStore:
             self._record_cache_hit(job_id, record, json.loads(value))
         else:
             job_id = value
-        return Submission(outcome, job_id)
+        return Submission(outcome, job_id, digest)
 
     def _record_cache_hit(self, job_id: str, record: dict[str, str], hit: dict[str, Any]) -> None:
         # A cache hit still gets its own job id, so clients can GET it like any other.
-        now = now_rfc3339()
         record.update(
             status="succeeded",
             cached="1",
-            completed_at=now,
-            summary=hit["summary"],
-            input=json.dumps(hit["input"]),
+            completed_at=now_rfc3339(),
+            result=json.dumps(hit["result"]),
             model=json.dumps(hit["model"]),
         )
         with self.redis.pipeline() as pipe:
@@ -241,29 +240,23 @@ class JobStore:
             attempts=int(attempts),
         )
 
-    def succeed(self, item: WorkItem, model: ModelSpec, result: SummaryResult) -> None:
-        """Store the summary on the job and in the cache, in one transaction."""
-        completed = now_rfc3339()
-        cached = {
-            "summary": result.summary,
-            "input": result.input.model_dump(mode="json"),
-            "model": model.public(),
-            "completed_at": completed,
-        }
+    def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> None:
+        """Store the result on the job and in the cache, in one transaction."""
+        stored = result.model_dump(mode="json", exclude={"generated_tokens"})
+        cached = {"result": stored, "model": model.public()}
         with self.redis.pipeline() as pipe:
             pipe.hset(
-                self.key("job", item.job_id),
+                self.key("job", job_id),
                 mapping={
                     "status": "succeeded",
-                    "summary": result.summary,
-                    "input": result.input.model_dump_json(),
+                    "result": json.dumps(stored),
                     "model": json.dumps(model.public()),
-                    "completed_at": completed,
+                    "completed_at": now_rfc3339(),
                 },
             )
-            pipe.set(self.key("cache", item.cache_key), json.dumps(cached), ex=self.cache_ttl_s)
-            pipe.delete(self.key("text", item.job_id))
-            pipe.srem(self.key("running", "jobs"), item.job_id)
+            pipe.set(self.key("cache", digest), json.dumps(cached), ex=self.cache_ttl_s)
+            pipe.delete(self.key("text", job_id))
+            pipe.srem(self.key("running", "jobs"), job_id)
             pipe.execute()
 
     def fail(self, job_id: str, code: str, message: str) -> None:
@@ -323,15 +316,19 @@ class JobStore:
 
 def public_body(raw: dict[str, str]) -> dict[str, Any]:
     """Turn a Redis hash into the contract's job body."""
+    result = json.loads(raw["result"]) if raw.get("result") else {}
     return {
         "id": raw["id"],
         "status": raw["status"],
-        "summary": raw.get("summary") or None,
+        "summary": result.get("summary"),
+        "bullets": result.get("bullets"),
+        "sentences": result.get("sentences"),
+        "checks": result.get("checks"),
         "model": json.loads(raw["model"]),
         "options": json.loads(raw.get("options") or "{}"),
         "cached": raw.get("cached") == "1",
         "created_at": raw["created_at"],
         "completed_at": raw.get("completed_at") or None,
-        "input": json.loads(raw["input"]) if raw.get("input") else None,
+        "input": result.get("input") or json.loads(raw.get("input") or "null"),
         "error": json.loads(raw["error"]) if raw.get("error") else None,
     }

@@ -103,6 +103,13 @@ PRESETS: dict[str, ModelSpec] = {
         ),
     ]
 }
+# Extractive mode uses no model; this names its method and version in jobs and cache keys.
+EXTRACTIVE = ModelSpec(
+    "extractive",
+    "builtin:textrank",
+    "textrank-lead-1",
+    description="the article's own most central sentences (TextRank with a lead prior)",
+)
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

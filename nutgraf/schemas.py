@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 Length = Literal["headline", "short", "medium", "long"]
+Format = Literal["paragraph", "bullets"]
+Mode = Literal["abstractive", "extractive"]
+
+# What an editor means by each length: (fewest, most) sentences, and a word cap for headlines.
+SENTENCE_RANGES: dict[Length, tuple[int, int]] = {
+    "headline": (1, 1),
+    "short": (1, 2),
+    "medium": (3, 4),
+    "long": (5, 7),
+}
+HEADLINE_MAX_WORDS = 20
 
 
 class SummaryOptions(BaseModel):
@@ -15,6 +34,11 @@ class SummaryOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     length: Length = "medium"
+    format: Format = "paragraph"
+    mode: Mode = "abstractive"
+    max_words: int | None = Field(default=None, ge=5, le=1000)
+    strict: bool = False
+    truncate: bool = False
 
 
 class SummaryRequest(BaseModel):
@@ -25,7 +49,12 @@ class SummaryRequest(BaseModel):
     text: StrictStr = Field(description="The article body.")
     title: StrictStr | None = Field(default=None, description="Optional headline.")
     model: StrictStr | None = Field(default=None, description="Preset name, HF id or path.")
-    length: Length = Field(default="medium", description="Summary length.")
+    length: Length = Field(default="medium", description="headline, short, medium or long.")
+    format: Format = Field(default="paragraph", description="paragraph, or bullets.")
+    mode: Mode = Field(default="abstractive", description="abstractive (model) or extractive.")
+    max_words: StrictInt | None = Field(default=None, ge=5, le=1000, description="Word cap.")
+    strict: StrictBool = Field(default=False, description="Regenerate once if unsupported.")
+    truncate: StrictBool = Field(default=False, description="Cut long articles, not chunk.")
 
     @field_validator("text")
     @classmethod
@@ -36,16 +65,38 @@ class SummaryRequest(BaseModel):
 
     def options(self) -> SummaryOptions:
         """The output-changing options of this request."""
-        return SummaryOptions(length=self.length)
+        return SummaryOptions(
+            length=self.length,
+            format=self.format,
+            mode=self.mode,
+            max_words=self.max_words,
+            strict=self.strict,
+            truncate=self.truncate,
+        )
 
 
 class InputStats(BaseModel):
     """What the engine read of the article."""
 
     characters: int
-    tokens: int
+    tokens: int | None = Field(description="Model tokens read; null in extractive mode.")
     chunks: int = 1
     truncated: bool = False
+
+
+class Span(BaseModel):
+    """A sentence of the article: text == article[start:end]."""
+
+    text: str
+    start: int
+    end: int
+
+
+class Checks(BaseModel):
+    """Faithfulness report: numbers and names the summary states and the article lacks."""
+
+    unsupported: list[str] = Field(default_factory=list)
+    regenerated: bool = False
 
 
 class SummaryResult(BaseModel):
@@ -53,6 +104,9 @@ class SummaryResult(BaseModel):
 
     summary: str
     input: InputStats
+    bullets: list[str] | None = None
+    sentences: list[Span] | None = None
+    checks: Checks = Field(default_factory=Checks)
     generated_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:

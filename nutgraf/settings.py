@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     )
     model_revision: str = Field(default="main", description="Hub revision for HF ids.")
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    max_input_tokens: int | None = Field(
+        default=None, ge=64, description="Force a smaller input window than the model's."
+    )
     max_chars: int = Field(default=100_000, gt=0, description="Longest accepted text.")
     job_ttl_s: int = Field(default=7 * 86400, gt=0, description="How long job records live.")
     cache_ttl_s: int = Field(

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import ValidationError
 
 from nutgraf import models
+from nutgraf.engine import Article, summarize_extractive
 from nutgraf.jobs import JobStore
 from nutgraf.schemas import SummaryRequest
 from nutgraf.settings import Settings
@@ -92,14 +93,24 @@ def _describe(exc: ValidationError) -> str:
 
 @v1.post("/summaries")
 def create_summary() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
-    """Submit an article: 202 with a job to poll, or 200 when the summary is cached."""
+    """Submit an article: 202 with a job to poll, or 200 when the summary is ready now
+    (a cache hit, or extractive mode, which needs no model)."""
     settings = _settings()
     req = parse_summary_request(read_json_object(), settings)
-    spec = _served_spec(req.model or settings.model, settings)
-    assert spec is not None  # the default model is always served
+    options = req.options()
+    if options.mode == "extractive":
+        spec = models.EXTRACTIVE
+    else:
+        served = _served_spec(req.model or settings.model, settings)
+        assert served is not None  # the default model is always served
+        spec = served
     store = _store()
-    submission = store.submit(req.text, req.title, spec, req.options())
-    if submission.outcome == "created":
+    submission = store.submit(req.text, req.title, spec, options)
+    if submission.outcome == "created" and options.mode == "extractive":
+        # Milliseconds of CPU: answered here rather than queued behind model jobs.
+        result = summarize_extractive(Article(req.text, req.title, options))
+        store.succeed(submission.job_id, submission.cache_key, spec, result)
+    elif submission.outcome == "created":
         queue: Queue = current_app.extensions["nutgraf.queue"]
         try:
             queue.enqueue(submission.job_id)
@@ -111,7 +122,7 @@ def create_summary() -> tuple[Response, int, dict[str, str]] | tuple[Response, i
     if body is None:
         raise Unavailable("the job record vanished; try again")
     log.info("job %s: %s", submission.job_id, submission.outcome)
-    if submission.outcome == "cached":
+    if body["status"] == "succeeded":
         return jsonify(body), 200
     return jsonify(body), 202, {"Location": f"/v1/summaries/{submission.job_id}"}
 

@@ -103,7 +103,7 @@ def init(settings: Settings, processes: int) -> Runtime:
     store = JobStore.from_url(
         settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s, patient=True
     )
-    _runtime = Runtime(settings, store, SummarizerCache(settings.device, settings.cache_dir))
+    _runtime = Runtime(settings, store, SummarizerCache.from_settings(settings))
     _runtime.start_background()
     return _runtime
 

@@ -65,10 +65,11 @@ def run_summary_job(job_id: str) -> None:
     except Exception as exc:
         rt.store.fail(job_id, "summarization_failed", f"{type(exc).__name__}: {exc}")
         raise  # Celery logs the traceback once and counts the failure.
-    rt.store.succeed(item, spec, result)
+    rt.store.succeed(item.job_id, item.cache_key, spec, result)
     log.info(
-        "job %s: succeeded (%d input tokens, %d generated)",
+        "job %s: succeeded (%s input tokens, %d chunks, %d generated)",
         job_id,
         result.input.tokens,
+        result.input.chunks,
         result.generated_tokens,
     )

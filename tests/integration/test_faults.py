@@ -7,9 +7,9 @@ import signal
 import uuid
 
 import redis
-from conftest import WorkerProcess, poll_job, wait_for
 from flask.testing import FlaskClient
 
+from conftest import WorkerProcess, poll_job, wait_for
 from nutgraf.redis_server import RedisServer
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psutil
 import requests
-from conftest import TEST_MODEL, wait_for
 
+from conftest import TEST_MODEL, wait_for
 from nutgraf.redis_server import free_port
 
 

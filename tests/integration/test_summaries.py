@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from conftest import WorkerProcess, poll_job
 from flask.testing import FlaskClient
 
+from conftest import WorkerProcess, poll_job
 from nutgraf.text import is_complete_sentence, word_count
 
 

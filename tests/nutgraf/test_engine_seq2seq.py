@@ -104,7 +104,9 @@ def test_summarize_batch_keeps_order_and_stats(summarizer: Summarizer) -> None:
         assert result.summary.strip()
         assert result.input.characters == len(article.text)
         assert result.input.tokens == body_tokens(summarizer, article.text) > 0
-        assert result.input.chunks == 1
+        # Only a text over the window (128 minus BART's two special tokens) is chunked.
+        fits = body_tokens(summarizer, article.text) <= 126
+        assert (result.input.chunks == 1) if fits else (result.input.chunks >= 2)
         assert result.generated_tokens > 0
 
 
@@ -112,9 +114,22 @@ def test_summarize_batch_of_nothing(summarizer: Summarizer) -> None:
     assert summarizer.summarize_batch([]) == []
 
 
-def test_long_article_is_truncated(summarizer: Summarizer) -> None:
+def test_long_article_is_chunked_map_reduce(summarizer: Summarizer) -> None:
+    # Random weights write partials that re-encode longer than they decode, so the reduce
+    # step may stall and then honestly reports truncation; the bundled-model test in
+    # tests/integration/test_quality.py checks a long article ends untruncated.
     result = summarizer.summarize(Article(LONG_TEXT, options=HEADLINE))
+    assert result.input.chunks >= 2
+    assert result.input.tokens > 128
+    assert result.input.characters == len(LONG_TEXT)
+    assert result.summary.strip()
+
+
+def test_long_article_with_truncate_is_cut(summarizer: Summarizer) -> None:
+    options = SummaryOptions(length="headline", truncate=True)
+    result = summarizer.summarize(Article(LONG_TEXT, options=options))
     assert result.input.truncated is True
+    assert result.input.chunks == 1
     assert result.input.tokens > 128
     assert result.input.characters == len(LONG_TEXT)
     assert result.summary.strip()
@@ -144,7 +159,8 @@ def test_truncation_inside_a_multibyte_character(summarizer: Summarizer) -> None
     tokenizer = summarizer.loaded.tokenizer
     cut = tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"][:126])
     assert body_tokens(summarizer, cut) > 126  # the case this test is about
-    result = summarizer.summarize(Article(text, options=HEADLINE))
+    options = SummaryOptions(length="headline", truncate=True)
+    result = summarizer.summarize(Article(text, options=options))
     assert result.input.truncated is True
     assert result.input.tokens == 800
     assert result.summary.strip()

@@ -1,0 +1,115 @@
+"""Newsroom-grade summaries with the bundled model: long articles, lengths, formats, checks."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from conftest import REPO, TEST_MODEL
+from nutgraf import models
+from nutgraf.engine import Article, Summarizer, SummarizerCache
+from nutgraf.schemas import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions
+from nutgraf.settings import Settings
+from nutgraf.text import is_complete_sentence, sentences, word_count
+
+LONG_ARTICLE = REPO / "tests" / "data" / "long-article.txt"
+LAST_THIRD_FACTS = ("Carrow Barrier", "Northgate", "2031", "Saltmarsh")
+
+
+@pytest.fixture(scope="session")
+def bundled(settings: Settings) -> Summarizer:
+    """The bundled model, loaded once in the test process."""
+    cache = SummarizerCache.from_settings(settings)
+    return cache.get(models.resolve(TEST_MODEL))
+
+
+def test_long_article_is_chunked_not_truncated(bundled: Summarizer) -> None:
+    text = LONG_ARTICLE.read_text()
+    assert word_count(text) > 2800
+    small_window = Summarizer(bundled.loaded, max_input_tokens=1024)
+    result = small_window.summarize(Article(text, options=SummaryOptions(length="long")))
+    assert result.input.truncated is False
+    assert result.input.chunks >= 3
+    assert result.input.tokens is not None and result.input.tokens > 3000
+    assert any(fact in result.summary for fact in LAST_THIRD_FACTS), result.summary
+    assert is_complete_sentence(result.summary)
+
+
+def test_truncate_true_cuts_instead_of_chunking(bundled: Summarizer) -> None:
+    text = LONG_ARTICLE.read_text()
+    small_window = Summarizer(bundled.loaded, max_input_tokens=1024)
+    options = SummaryOptions(length="headline", truncate=True)
+    result = small_window.summarize(Article(text, options=options))
+    assert result.input.truncated is True
+    assert result.input.chunks == 1
+
+
+@pytest.mark.parametrize("length", ["headline", "short", "medium", "long"])
+@pytest.mark.parametrize("fmt", ["paragraph", "bullets"])
+def test_lengths_and_formats(
+    bundled: Summarizer, sample_article: str, length: str, fmt: str
+) -> None:
+    options = SummaryOptions.model_validate({"length": length, "format": fmt})
+    result = bundled.summarize(Article(sample_article, options=options))
+    low, high = SENTENCE_RANGES[options.length]
+    units = result.bullets if fmt == "bullets" else sentences(result.summary)
+    assert units, result
+    assert low <= len(units) <= high, (length, fmt, units)
+    assert all(is_complete_sentence(unit) for unit in units), units
+    if fmt == "bullets":
+        assert result.summary.splitlines() == [f"- {unit}" for unit in units]
+    else:
+        assert result.bullets is None
+    if length == "headline":
+        assert word_count(" ".join(units)) <= HEADLINE_MAX_WORDS
+
+
+def test_max_words_is_a_hard_cap(bundled: Summarizer, sample_article: str) -> None:
+    options = SummaryOptions(length="long", max_words=40)
+    result = bundled.summarize(Article(sample_article, options=options))
+    assert 0 < word_count(result.summary) <= 40
+    assert is_complete_sentence(result.summary)
+
+
+def test_every_summary_carries_the_faithfulness_check(
+    bundled: Summarizer, sample_article: str
+) -> None:
+    result = bundled.summarize(Article(sample_article, options=SummaryOptions(strict=True)))
+    assert isinstance(result.checks.unsupported, list)
+    # Strict regenerates exactly when the first summary had unsupported items.
+    assert result.checks.regenerated or not result.checks.unsupported
+
+
+def test_extractive_mode_answers_at_once_with_offsets(
+    client: FlaskClient, sample_article: str
+) -> None:
+    response = client.post(
+        "/v1/summaries", json={"text": sample_article, "mode": "extractive", "length": "short"}
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "succeeded" and body["cached"] is False
+    assert body["model"]["name"] == "extractive"
+    spans = body["sentences"]
+    assert 1 <= len(spans) <= 2
+    for span in spans:
+        assert sample_article[span["start"] : span["end"]] == span["text"]
+    assert body["summary"] == " ".join(span["text"] for span in spans)
+    again = client.post(
+        "/v1/summaries", json={"text": sample_article, "mode": "extractive", "length": "short"}
+    )
+    assert again.status_code == 200 and again.get_json()["cached"] is True
+
+
+def test_options_are_validated(client: FlaskClient) -> None:
+    for bad in (
+        {"format": "table"},
+        {"mode": "magic"},
+        {"max_words": 2},
+        {"max_words": "ten"},
+        {"strict": "yes"},
+        {"truncate": 1},
+    ):
+        response = client.post("/v1/summaries", json={"text": "Some news.", **bad})
+        assert response.status_code == 422, bad
+        assert response.get_json()["error"]["code"] == "invalid_request"
