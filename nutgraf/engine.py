@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -32,18 +33,19 @@ SYSTEM_PROMPT = (
 )
 # Said on the second try of a strict job, after the first summary stated unsupported facts.
 SAFE_INSTRUCTION = "Copy every name and number exactly as the article writes it; add none."
-# What an editor means by each length, said to instruction-tuned models.
+# What an editor means by each length, said to instruction-tuned models. Small models
+# undershoot counts, so they are asked for the top of each range; extras are trimmed.
 LENGTH_INSTRUCTIONS: dict[Length, str] = {
     "headline": "in one sentence of at most 20 words",
-    "short": "in one or two sentences",
-    "medium": "in three or four sentences",
-    "long": "in five to seven sentences",
+    "short": "in two sentences",
+    "medium": "in four sentences",
+    "long": "in six or seven sentences",
 }
 BULLET_INSTRUCTIONS: dict[Length, str] = {
     "headline": "as a single bullet point of at most 20 words",
-    "short": "as a bulleted list of two short points, one sentence each",
-    "medium": "as a bulleted list of three or four points, one sentence each",
-    "long": "as a bulleted list of five to seven points, one sentence each",
+    "short": "as a bulleted list of two points, one sentence each",
+    "medium": "as a bulleted list of four points, one sentence each",
+    "long": "as a bulleted list of six or seven points, one sentence each",
 }
 # New-token budgets (min, max) per length; seq2seq models need a floor or they stop early.
 TOKEN_BUDGETS: dict[Length, tuple[int, int]] = {
@@ -78,6 +80,7 @@ class _Pass:
     format: Format
     safe: bool = False
     max_new: int | None = None  # overrides the length's token budget (map passes)
+    partials: bool = False  # the body is the joined summaries of an article's parts
 
 
 def summarize_extractive(article: Article) -> SummaryResult:
@@ -100,10 +103,12 @@ def summarize_extractive(article: Article) -> SummaryResult:
 def shape_summary(raw: str, options: SummaryOptions) -> list[str]:
     """Model output to the sentences (or bullet items) an editor asked for: complete, no
     repeats, no more than the length allows, within max_words."""
+    raw = _strip_preamble(raw)
     if options.format == "bullets" and any(_BULLET_MARK.match(x) for x in raw.splitlines()):
         items = [_BULLET_MARK.sub("", line).strip() for line in raw.splitlines() if line.strip()]
-        units = [clean_summary(item) for item in items]
-        units = [u for u in units if u and is_complete_sentence(u)] or units[:1]
+        # An item cut off by the token budget is dropped, not closed with a period.
+        complete = [item for item in items if is_complete_sentence(item)]
+        units = [clean_summary(item) for item in (complete or items[:1])]
     else:
         units = sentences(clean_summary(raw))
     unique: list[str] = []
@@ -117,6 +122,28 @@ def shape_summary(raw: str, options: SummaryOptions) -> list[str]:
     if cap and units and word_count(units[0]) > cap:
         units[0] = _cut_words(units[0], cap)
     return units
+
+
+def is_degenerate(text: str, threshold: float = 0.3) -> bool:
+    """True when a model's answer loops: too many of its word trigrams are repeats."""
+    words = text.lower().split()
+    trigrams = list(zip(words, words[1:], words[2:], strict=False))
+    if len(trigrams) < 10:
+        return False
+    return 1 - len(set(trigrams)) / len(trigrams) > threshold
+
+
+def _strip_preamble(raw: str) -> str:
+    """Drop what chat models wrap around a summary: "Here is a summary:" lines, markdown
+    emphasis and headings; none of it is summary."""
+    lines = []
+    for line in raw.replace("**", "").splitlines():
+        stripped = line.strip().lstrip("#").strip()
+        if stripped.endswith(":") or stripped.lower().startswith(("summary:", "title:")):
+            stripped = stripped.split(":", 1)[1].strip() if not stripped.endswith(":") else ""
+        if stripped:
+            lines.append(stripped if not line.lstrip().startswith(("-", "*", "•")) else line)
+    return "\n".join(lines)
 
 
 def _cut_words(sentence: str, cap: int) -> str:
@@ -176,6 +203,7 @@ class Summarizer:
         finals: dict[int, tuple[str, int]] = {}
         active = list(range(len(articles)))
         previous: dict[int, int] = {}
+        chunk_budget = self._body_budget(CHUNK_LENGTH, "paragraph")
         for level in range(MAX_REDUCE_LEVELS + 1):
             ready, chunked = [], []
             for i in active:
@@ -191,31 +219,36 @@ class Summarizer:
                         stats[i] = stats[i].model_copy(update={"truncated": True})
                     ready.append(i)
                 else:
-                    chunks = self._chunk(current[i], self._body_budget(CHUNK_LENGTH, "paragraph"))
+                    chunks = self._chunk(current[i], chunk_budget)
                     if level == 0:
                         stats[i] = stats[i].model_copy(update={"chunks": len(chunks)})
-                    chunked.append((i, chunks))
-            # Each partial gets at most a sixth of a chunk, so every level shrinks the text
-            # (even when decoded text re-encodes longer) and the recursion ends.
-            chunk_budget = self._body_budget(CHUNK_LENGTH, "paragraph")
-            partial_tokens = min(TOKEN_BUDGETS[CHUNK_LENGTH][1], max(16, chunk_budget // 6))
+                    # Partials sized so that, joined, they fit the final pass in one go; and
+                    # at most a sixth of a chunk, so every level shrinks the text (even when
+                    # decoded text re-encodes longer) and the recursion ends.
+                    partial_tokens = max(
+                        16,
+                        min(
+                            TOKEN_BUDGETS[CHUNK_LENGTH][1], chunk_budget // 6, budget // len(chunks)
+                        ),
+                    )
+                    chunked.append((i, chunks, partial_tokens))
             passes = [
                 _Pass(current[i], articles[i].title, articles[i].options.length,
-                      articles[i].options.format)
+                      articles[i].options.format, partials=level > 0)
                 for i in ready
             ] + [
-                _Pass(chunk, articles[i].title, CHUNK_LENGTH, "paragraph", max_new=partial_tokens)
-                for i, chunks in chunked
+                _Pass(chunk, articles[i].title, CHUNK_LENGTH, "paragraph", max_new=tokens)
+                for i, chunks, tokens in chunked
                 for chunk in chunks
             ]  # fmt: skip
             outputs = self._run_passes(passes)
             for i, output in zip(ready, outputs[: len(ready)], strict=True):
                 finals[i] = output
             partials = iter(outputs[len(ready) :])
-            for i, chunks in chunked:
+            for i, chunks, _ in chunked:
                 parts = [clean_summary(next(partials)[0]) for _ in chunks]
-                current[i] = " ".join(p for p in parts if p)
-            active = [i for i, _ in chunked]
+                current[i] = "\n\n".join(p for p in parts if p)
+            active = [i for i, _, _ in chunked]
             if not active:
                 break
         return [self._finish(articles[i], finals[i], stats[i]) for i in range(len(articles))]
@@ -230,7 +263,8 @@ class Summarizer:
         units = shape_summary(output[0], options)
         unsupported = unsupported_items(" ".join(units), article.text, article.title)
         regenerated = False
-        if unsupported and options.strict:
+        # A looping, repetitive answer is retried with beam search whatever `strict` says.
+        if (unsupported and options.strict) or is_degenerate(output[0]):
             body = article.text.strip()
             if stats.chunks > 1 or stats.truncated:
                 body = self._fit(body, self._body_budget(options.length, options.format))
@@ -242,7 +276,7 @@ class Summarizer:
                 " ".join(retry_units), article.text, article.title
             )
             regenerated = True
-            if len(retry_unsupported) < len(unsupported):
+            if is_degenerate(output[0]) or len(retry_unsupported) < len(unsupported):
                 units, unsupported, output = retry_units, retry_unsupported, retry
         return SummaryResult(
             summary=_join(units, options.format),
@@ -380,11 +414,19 @@ class Summarizer:
         body = self._fit(p.body, budget)
         if self.loaded.family == "seq2seq":
             return self.spec.prefix + body
-        return self._chat(_Pass(body, p.title, p.length, p.format, p.safe))
+        return self._chat(dataclasses.replace(p, body=body))
 
     def _chat(self, p: _Pass) -> str:
         how = (BULLET_INSTRUCTIONS if p.format == "bullets" else LENGTH_INSTRUCTIONS)[p.length]
-        instruction = f"Summarize this news article {how}."
+        if p.partials:
+            # Said outright, or small models summarize only the first part they read.
+            instruction = (
+                "Below are summaries of the consecutive parts of one long news article, in "
+                f"order. Summarize the whole article {how}, covering the first, middle and "
+                "last parts."
+            )
+        else:
+            instruction = f"Summarize this news article {how}."
         if p.safe:
             instruction += " " + SAFE_INSTRUCTION
         title = f"Title: {p.title.strip()}\n\n" if p.title else ""
