@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import os
@@ -21,6 +22,9 @@ log = logging.getLogger("nutgraf")
 
 def _configure_logging(level: str) -> None:
     # Once per entry point, before heavy imports, so that a failing import is logged.
+    # Line-buffered: a log redirected to a file or a pipe shows each line as it happens.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(
         level=level,
         stream=sys.stdout,

@@ -286,6 +286,14 @@ class Summarizer:
             generated_tokens=output[1],
         )
 
+    def prompt_for(self, article: Article) -> str:
+        """The exact model input of a one-pass article (for benchmarks and debugging)."""
+        options = article.options
+        budget = self._body_budget(options.length, options.format)
+        return self._prompt(
+            _Pass(article.text, article.title, options.length, options.format), budget
+        )
+
     def _count(self, text: str) -> int:
         return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
 

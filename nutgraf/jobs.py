@@ -242,7 +242,7 @@ class JobStore:
 
     def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> None:
         """Store the result on the job and in the cache, in one transaction."""
-        stored = result.model_dump(mode="json", exclude={"generated_tokens"})
+        stored = result.model_dump(mode="json")
         cached = {"result": stored, "model": model.public()}
         with self.redis.pipeline() as pipe:
             pipe.hset(
@@ -330,5 +330,6 @@ def public_body(raw: dict[str, str]) -> dict[str, Any]:
         "created_at": raw["created_at"],
         "completed_at": raw.get("completed_at") or None,
         "input": result.get("input") or json.loads(raw.get("input") or "null"),
+        "output": {"tokens": result["generated_tokens"]} if "generated_tokens" in result else None,
         "error": json.loads(raw["error"]) if raw.get("error") else None,
     }

@@ -45,7 +45,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
     api_workers: int = Field(default=2, gt=0, description="gunicorn worker processes.")
     worker_concurrency: int = Field(default=1, gt=0, description="Celery pool size per worker.")
-    worker_pool: Literal["auto", "prefork", "solo", "threads"] = "auto"
+    worker_pool: Literal["auto", "prefork", "solo", "threads"] = Field(
+        default="auto", description="auto: prefork on CPU, solo or threads on CUDA."
+    )
+    batch_size: int = Field(
+        default=8, gt=0, le=256, description="Most jobs summarized in one generate() call."
+    )
+    batch_wait_ms: int = Field(
+        default=50, ge=1, description="Longest a lone job waits for a batch to fill."
+    )
     task_time_limit_s: int = Field(default=900, gt=0, description="Hard limit on one job.")
     visibility_timeout_s: int = Field(
         default=0, ge=0, description="Redelivery delay of a lost job; 0: time limit + 5 min."

@@ -33,7 +33,8 @@ def create_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
         # At-least-once: ack after the job, re-queue when the process dies mid-job.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        # Room for two batches per pool process: one running, the next one filling.
+        worker_prefetch_multiplier=2 * settings.batch_size,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
         task_default_queue=QUEUE,

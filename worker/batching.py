@@ -1,0 +1,74 @@
+"""Micro-batching: celery-batches, with acks_late kept honest when a pool process dies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from billiard.exceptions import TimeLimitExceeded, WorkerLostError
+from celery.worker.request import Request
+from celery_batches import Batches, SimpleRequest
+from celery_batches.trace import apply_batches_task
+
+log = logging.getLogger(__name__)
+
+
+class AckLateBatches(Batches):
+    """Batches whose messages are acknowledged only after the batch ran, and given back
+    to the queue when the pool process running it dies.
+
+    celery-batches acks late messages on success but sets no error callback, so a batch
+    whose process was killed would hold its messages unacknowledged for the worker's
+    whole life, and with them the prefetch window: the worker would stop taking work.
+    """
+
+    abstract = True
+    #: Hard and soft limits for one batch, in seconds (set where the task is defined).
+    batch_time_limit: float | None = None
+    batch_soft_time_limit: float | None = None
+    _in_flight = 0
+
+    def _do_flush(self) -> None:
+        # celery-batches flushes whatever the timer finds; while every pool process is busy
+        # that queues tiny batches behind the running one. Keep filling instead, until a
+        # process is free or the batch is full.
+        busy = self._in_flight >= max(1, getattr(self._pool, "num_processes", 1) or 1)
+        if busy and self._buffer.qsize() < self.flush_every:
+            return
+        super()._do_flush()
+
+    def flush(self, requests: Collection[Request]) -> Any:
+        """Run the buffered requests as one call in the pool; ack or requeue afterwards."""
+        requests = list(requests)
+        serializable = ([SimpleRequest.from_request(r) for r in requests],)
+
+        def on_return(_result: Any) -> None:
+            self._in_flight -= 1
+            for req in requests:
+                req.acknowledge()
+
+        def on_error(exc_info: Any) -> None:
+            self._in_flight -= 1
+            exc = getattr(exc_info, "exception", exc_info)
+            if isinstance(exc, TimeLimitExceeded):
+                # The jobs were marked failed by the soft limit, or run again by the
+                # orphan check; a hard limit must not loop forever.
+                log.error("batch of %d hit the hard time limit", len(requests))
+                for req in requests:
+                    req.acknowledge()
+                return
+            reason = "its pool process died" if isinstance(exc, WorkerLostError) else exc
+            log.error("batch of %d lost (%s); queued again", len(requests), reason)
+            for req in requests:
+                req.reject(requeue=True)
+
+        self._in_flight += 1
+        return self._pool.apply_async(
+            apply_batches_task,
+            (self, serializable, 0, None),
+            callback=on_return,
+            error_callback=on_error,
+            timeout=self.batch_time_limit,
+            soft_timeout=self.batch_soft_time_limit,
+        )
