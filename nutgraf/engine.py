@@ -200,7 +200,7 @@ class Summarizer:
             for a in articles
         ]
         current = [a.text.strip() for a in articles]
-        finals: dict[int, tuple[str, int]] = {}
+        finals: dict[int, tuple[_Pass, tuple[str, int]]] = {}
         active = list(range(len(articles)))
         previous: dict[int, int] = {}
         chunk_budget = self._body_budget(CHUNK_LENGTH, "paragraph")
@@ -242,8 +242,10 @@ class Summarizer:
                 for chunk in chunks
             ]  # fmt: skip
             outputs = self._run_passes(passes)
-            for i, output in zip(ready, outputs[: len(ready)], strict=True):
-                finals[i] = output
+            for i, final_pass, output in zip(
+                ready, passes[: len(ready)], outputs[: len(ready)], strict=True
+            ):
+                finals[i] = (final_pass, output)
             partials = iter(outputs[len(ready) :])
             for i, chunks, _ in chunked:
                 parts = [clean_summary(next(partials)[0]) for _ in chunks]
@@ -251,10 +253,10 @@ class Summarizer:
             active = [i for i, _, _ in chunked]
             if not active:
                 break
-        return [self._finish(articles[i], finals[i], stats[i]) for i in range(len(articles))]
+        return [self._finish(articles[i], *finals[i], stats[i]) for i in range(len(articles))]
 
     def _finish(
-        self, article: Article, output: tuple[str, int], stats: InputStats
+        self, article: Article, final: _Pass, output: tuple[str, int], stats: InputStats
     ) -> SummaryResult:
         """Shape the summary, check it against the article, and retry once if strict."""
         from nutgraf.faithfulness import unsupported_items
@@ -263,20 +265,18 @@ class Summarizer:
         units = shape_summary(output[0], options)
         unsupported = unsupported_items(" ".join(units), article.text, article.title)
         regenerated = False
-        # A looping, repetitive answer is retried with beam search whatever `strict` says.
-        if (unsupported and options.strict) or is_degenerate(output[0]):
-            body = article.text.strip()
-            if stats.chunks > 1 or stats.truncated:
-                body = self._fit(body, self._body_budget(options.length, options.format))
-            retry = self._run_passes(
-                [_Pass(body, article.title, options.length, options.format, safe=True)]
-            )[0]
+        # A looping or empty answer is retried with beam search whatever `strict` says;
+        # the retry reads exactly what the first final pass read (the article, or the
+        # joined partial summaries of a long one).
+        unusable = is_degenerate(output[0]) or not units
+        if (unsupported and options.strict) or unusable:
+            retry = self._run_passes([dataclasses.replace(final, safe=True)])[0]
             retry_units = shape_summary(retry[0], options)
             retry_unsupported = unsupported_items(
                 " ".join(retry_units), article.text, article.title
             )
             regenerated = True
-            if is_degenerate(output[0]) or len(retry_unsupported) < len(unsupported):
+            if (unusable and retry_units) or len(retry_unsupported) < len(unsupported):
                 units, unsupported, output = retry_units, retry_unsupported, retry
         return SummaryResult(
             summary=_join(units, options.format),

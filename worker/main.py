@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 from celery import signals
@@ -21,12 +23,15 @@ def choose_pool(settings: Settings) -> str:
         return settings.worker_pool
     if settings.device.startswith("cuda"):
         return "threads" if settings.worker_concurrency > 1 else "solo"
-    if settings.device == "auto":
-        import torch
-
-        if torch.cuda.is_available():
-            return "threads" if settings.worker_concurrency > 1 else "solo"
+    if settings.device == "auto" and _nvidia_driver_present():
+        return "threads" if settings.worker_concurrency > 1 else "solo"
     return "prefork"
+
+
+def _nvidia_driver_present() -> bool:
+    # Not torch.cuda.is_available(): importing torch in the Celery parent costs about
+    # 300 MB that every forked pool process would then also carry.
+    return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
 
 
 def run(settings: Settings) -> None:

@@ -9,7 +9,7 @@ import uuid
 import redis
 from flask.testing import FlaskClient
 
-from conftest import WorkerProcess, poll_job, wait_for
+from helpers import WorkerProcess, poll_job, wait_for
 from nutgraf.redis_server import RedisServer
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WorkerProcess, poll_job, wait_for
+from helpers import WorkerProcess, poll_job, wait_for
 from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings, env_for_children
 from service import create_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from conftest import REPO, TEST_MODEL
+from helpers import REPO, TEST_MODEL
 from nutgraf import models
 from nutgraf.engine import Article, Summarizer, SummarizerCache
 from nutgraf.schemas import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions

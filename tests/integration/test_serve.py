@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from conftest import TEST_MODEL, wait_for
+from helpers import TEST_MODEL, wait_for
 from nutgraf.redis_server import free_port
 
 

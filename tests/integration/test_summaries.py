@@ -7,7 +7,7 @@ import uuid
 
 from flask.testing import FlaskClient
 
-from conftest import WorkerProcess, poll_job
+from helpers import WorkerProcess, poll_job
 from nutgraf.text import is_complete_sentence, word_count
 
 

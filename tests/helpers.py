@@ -1,0 +1,107 @@
+"""Helpers shared by the tests: a real worker process to kill and restart, and polling."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from nutgraf.jobs import JobStore
+from nutgraf.settings import Settings, env_for_children
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_MODEL = "smollm2-135m"
+WORKER_START_TIMEOUT_S = 300
+
+
+class WorkerProcess:
+    """`nutgraf worker` as a real child process that tests can kill and restart."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.store = JobStore.from_url(settings.redis_url or "", 60, 60)
+
+    def start(self) -> None:
+        """Start a worker and wait until its model is loaded (bounded)."""
+        self.store.redis.delete(*self.store.redis.keys("nutgraf:worker:*") or ["_"])
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nutgraf.cli", "worker"],
+                env=env_for_children(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_tail()}")
+            if any(
+                w["models"].get(TEST_MODEL, {}).get("state") == "ready"
+                for w in self.store.workers()
+            ):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready in {WORKER_START_TIMEOUT_S}s: {self.log_tail()}")
+
+    def running(self) -> bool:
+        """True while the worker's main process lives."""
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker and all its pool processes at once."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        """Stop the worker (warm shutdown, then kill)."""
+        if not self.running():
+            return
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the worker's log, for failure messages."""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def wait_for(
+    check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.25
+) -> Any:
+    """Poll `check` until it returns something truthy; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def poll_job(client: FlaskClient, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
+    """GET the job until it is succeeded or failed."""
+
+    def finished() -> dict[str, Any] | None:
+        body = client.get(f"/v1/summaries/{job_id}").get_json()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    result: dict[str, Any] = wait_for(finished, timeout_s, f"job {job_id} to finish")
+    return result
