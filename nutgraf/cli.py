@@ -108,7 +108,7 @@ def _run_worker(settings: Settings) -> int:
 def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
     """Run the engine in this process on one file and print the summary."""
     from nutgraf import models
-    from nutgraf.engine import Article, SummarizerCache
+    from nutgraf.engine import Article, load_summarizer
     from nutgraf.schemas import SummaryOptions
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
@@ -116,11 +116,11 @@ def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
         print("nutgraf: the input is empty", file=sys.stderr)
         return 2
     try:
-        spec = models.resolve(args.model or settings.model, settings.model_revision)
-        summarizer = SummarizerCache.from_settings(settings).get(spec)
+        summarizer = load_summarizer(settings, args.model)
     except models.ModelError as exc:
         print(f"nutgraf: {exc}", file=sys.stderr)
         return 1
+    spec = summarizer.spec
     result = summarizer.summarize(Article(text, args.title, SummaryOptions(length=args.length)))
     if args.json:
         print(json.dumps({"model": spec.public(), **result.to_json()}, indent=2))

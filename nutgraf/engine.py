@@ -502,6 +502,12 @@ class SummarizerCache:
         return report
 
 
+def load_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
+    """The summarizer for `name` (default: the deployment's model); raises ModelError."""
+    spec = models.resolve(name or settings.model, settings.model_revision)
+    return SummarizerCache.from_settings(settings).get(spec)
+
+
 def set_torch_threads(threads: int) -> None:
     """Set intra-op threads before any model loads (cores / pool processes)."""
     import torch

@@ -298,15 +298,14 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
 
         summarize = extract
     else:
-        from nutgraf.engine import SummarizerCache
+        from nutgraf.engine import load_summarizer
 
         try:
-            spec = models.resolve(args.model or settings.model, settings.model_revision)
-            summarizer = SummarizerCache.from_settings(settings).get(spec)
+            summarizer = load_summarizer(settings, args.model)
         except models.ModelError as exc:
             print(f"nutgraf: {exc}", file=sys.stderr)
             return 1
-        system = spec.name
+        system = summarizer.spec.name
         summarize = summarizer.summarize_batch
     with tqdm(total=len(records), desc="eval", unit="article", file=sys.stderr) as bar:
         report = evaluate(records, summarize, options, args.batch_size, bar.update)
