@@ -195,11 +195,11 @@ class Summarizer:
     def _abstractive(self, articles: list[Article]) -> list[SummaryResult]:
         if not articles:
             return []
-        stats = [
-            InputStats(characters=len(a.text), tokens=self._count(a.text), chunks=1)
-            for a in articles
-        ]
         current = [a.text.strip() for a in articles]
+        stats = [
+            InputStats(characters=len(a.text), tokens=self._count(text), chunks=1)
+            for a, text in zip(articles, current, strict=True)
+        ]
         finals: dict[int, tuple[_Pass, tuple[str, int]]] = {}
         active = list(range(len(articles)))
         previous: dict[int, int] = {}
@@ -209,7 +209,8 @@ class Summarizer:
             for i in active:
                 options = articles[i].options
                 budget = self._body_budget(options.length, options.format)
-                size = self._count(current[i])
+                # Level 0 reads the article itself, already counted for its stats.
+                size = (stats[i].tokens or 0) if level == 0 else self._count(current[i])
                 fits = size <= budget
                 # No progress (a model that writes partials as long as its input): stop.
                 stalled = size >= previous.get(i, size + 1)

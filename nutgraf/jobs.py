@@ -308,11 +308,6 @@ class JobStore:
             return []
         return [json.loads(v) for v in self.redis.mget(keys) if v is not None]
 
-    def status(self, job_id: str) -> str | None:
-        """The job's status alone."""
-        value = self.redis.hget(self.key("job", job_id), "status")
-        return str(value) if value is not None else None
-
 
 def public_body(raw: dict[str, str]) -> dict[str, Any]:
     """Turn a Redis hash into the contract's job body."""

@@ -122,18 +122,6 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
 
 
-def settings_table() -> list[tuple[str, str, str]]:
-    """(variable, default, description) for every setting, for docs and `nutgraf config`."""
-    rows = []
-    for name, field in Settings.model_fields.items():
-        if field.default_factory is not None:
-            default = "(computed)"
-        else:
-            default = "" if field.default is None else str(field.default)
-        rows.append((f"NUTGRAF_{name.upper()}", default, field.description or ""))
-    return rows
-
-
 def env_for_children(settings: Settings) -> dict[str, str]:
     """The environment a child process needs to see these exact settings."""
     env = dict(os.environ)

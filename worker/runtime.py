@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,6 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
     warming: bool = True
-    _stop: threading.Event = field(default_factory=threading.Event)
     _producer: Any = None
 
     def start_background(self) -> None:
@@ -53,10 +53,10 @@ class Runtime:
             self._send_heartbeat()
 
     def _beat(self) -> None:
-        while not self._stop.is_set():
+        while True:  # a daemon thread: it ends with its process
             self._send_heartbeat()
             self._recover_orphans()
-            self._stop.wait(HEARTBEAT_INTERVAL_S)
+            time.sleep(HEARTBEAT_INTERVAL_S)
 
     def _recover_orphans(self) -> None:
         """Re-enqueue jobs left `running` by a worker that died (its heartbeat expired)."""
@@ -85,10 +85,6 @@ class Runtime:
             self.store.heartbeat(self.worker_id, state, HEARTBEAT_TTL_S)
         except Exception as exc:  # Redis away: the next beat tries again.
             log.warning("heartbeat failed: %s", exc)
-
-    def stop(self) -> None:
-        """Stop the heartbeat thread."""
-        self._stop.set()
 
 
 _runtime: Runtime | None = None
