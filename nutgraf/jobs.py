@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -19,32 +20,143 @@ from nutgraf.text import normalize
 
 PREFIX = "nutgraf"
 CACHE_KEY_VERSION = 1
-Status = Literal["queued", "running", "succeeded", "failed"]
-TERMINAL = ("succeeded", "failed")
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL = ("succeeded", "failed", "cancelled")
 
 # Atomic submit: a cache hit, a job already in flight for the same input, or a new job.
-# Doing all three in one script means two identical POSTs can never both enqueue.
+# Doing all three in one script means two identical POSTs can never both enqueue. A batch
+# (ARGV[6]) watching the job is recorded in the same step, so that it cannot miss the end.
 _SUBMIT = """
 local cached = redis.call('GET', KEYS[1])
 if cached then return {'cached', cached} end
-local current = redis.call('GET', KEYS[2])
-if current then
-  local status = redis.call('HGET', ARGV[3] .. current, 'status')
-  if status == 'queued' or status == 'running' then return {'existing', current} end
-end
 local ttl = tonumber(ARGV[2])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl)
-redis.call('SET', KEYS[4], ARGV[4], 'EX', ttl)
-redis.call('HSET', KEYS[3], unpack(cjson.decode(ARGV[5])))
-redis.call('EXPIRE', KEYS[3], ttl)
-return {'created', ARGV[1]}
+local job = ARGV[1]
+local current = redis.call('GET', KEYS[2])
+local status = current and redis.call('HGET', ARGV[3] .. 'job:' .. current, 'status')
+local joinable = status == 'queued' or status == 'running'
+if joinable and ARGV[7] ~= '' then
+  -- A job in flight is shared only if it has no callback, or the same one.
+  local callback = redis.call('HGET', ARGV[3] .. 'job:' .. current, 'callback_url')
+  if callback and callback ~= '' and callback ~= ARGV[7] then
+    joinable = false
+  else
+    redis.call('HSET', ARGV[3] .. 'job:' .. current, 'callback_url', ARGV[7])
+  end
+end
+if joinable then
+  job = current
+else
+  redis.call('SET', KEYS[2], job, 'EX', ttl)
+  redis.call('SET', KEYS[4], ARGV[4], 'EX', ttl)
+  redis.call('HSET', KEYS[3], unpack(cjson.decode(ARGV[5])))
+  redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('SADD', ARGV[3] .. 'queued', job)
+end
+if ARGV[6] ~= '' then
+  local watchers = ARGV[3] .. 'watchers:' .. job
+  redis.call('HINCRBY', watchers, ARGV[6], 1)
+  redis.call('EXPIRE', watchers, ttl)
+end
+if job == ARGV[1] then return {'created', job} end
+return {'existing', job}
+"""
+# Count `n` items of a batch as ended with `status`; when that was the last of them, end
+# the batch and schedule its callback. Shared by the job-ending and batch-creating scripts.
+_BATCH_ITEMS_ENDED = """
+local function batch_items_ended(prefix, batch, status, n, now, stamp)
+  local key = prefix .. 'batch:' .. batch
+  if redis.call('EXISTS', key) == 0 then return false end
+  redis.call('HINCRBY', key, status, n)
+  local done = redis.call('HINCRBY', key, 'done', n)
+  if done < tonumber(redis.call('HGET', key, 'total')) then return false end
+  local succeeded = tonumber(redis.call('HGET', key, 'succeeded') or '0')
+  local final = 'partially_succeeded'
+  if succeeded == done then final = 'succeeded' elseif succeeded == 0 then final = 'failed' end
+  redis.call('HSET', key, 'status', final, 'completed_at', stamp)
+  local url = redis.call('HGET', key, 'callback_url')
+  if url and url ~= '' then
+    redis.call('HSET', key, 'callback_state', 'pending')
+    redis.call('ZADD', prefix .. 'webhooks:due', now, 'batch:' .. batch)
+  end
+  redis.call('PUBLISH', prefix .. 'events:batch:' .. batch, final)
+  return true
+end
+"""
+# End a job exactly once (succeeded, failed or cancelled): result fields, cache entry,
+# counters, the batches that watch it, its callback and a wake-up for waiting requests.
+# ARGV[8] == '1' (cancel) ends only a job that has not started.
+_FINISH = (
+    _BATCH_ITEMS_ENDED
+    + """
+local prefix, job, status = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'job:' .. job
+local current = redis.call('HGET', key, 'status')
+if not current then return {'missing'} end
+if current == 'succeeded' or current == 'failed' or current == 'cancelled' then
+  return {'ended', current}
+end
+if ARGV[8] == '1' and current ~= 'queued' then return {'started', current} end
+redis.call('HSET', key, 'status', status, unpack(cjson.decode(ARGV[4])))
+redis.call('DEL', prefix .. 'text:' .. job)
+redis.call('SREM', prefix .. 'running:jobs', job)
+redis.call('SREM', prefix .. 'queued', job)
+redis.call('HINCRBY', prefix .. 'stats:jobs', status, 1)
+if ARGV[5] ~= '' then
+  redis.call('SET', prefix .. 'cache:' .. ARGV[5], ARGV[6], 'EX', tonumber(ARGV[7]))
+end
+local digest = redis.call('HGET', key, 'cache_key')
+if digest and redis.call('GET', prefix .. 'inflight:' .. digest) == job then
+  redis.call('DEL', prefix .. 'inflight:' .. digest)
+end
+local now = tonumber(ARGV[9])
+local url = redis.call('HGET', key, 'callback_url')
+if url and url ~= '' then
+  redis.call('HSET', key, 'callback_state', 'pending')
+  redis.call('ZADD', prefix .. 'webhooks:due', now, 'job:' .. job)
+end
+local ended = {'done', status}
+local watchers = redis.call('HGETALL', prefix .. 'watchers:' .. job)
+for i = 1, #watchers, 2 do
+  if batch_items_ended(prefix, watchers[i], status, tonumber(watchers[i + 1]), now, ARGV[10]) then
+    table.insert(ended, watchers[i])
+  end
+end
+redis.call('DEL', prefix .. 'watchers:' .. job)
+redis.call('PUBLISH', prefix .. 'events:job:' .. job, status)
+return ended
+"""
+)
+# Items of a new batch that ended at once (cache hits, invalid items).
+_BATCH_ENDED_AT_ONCE = (
+    _BATCH_ITEMS_ENDED
+    + """
+local ended = 0
+for i = 2, #ARGV, 2 do
+  if batch_items_ended(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[1]),
+                       KEYS[3]) then ended = 1 end
+end
+return ended
+"""
+)
+# Remember an Idempotency-Key: claim it, or report what it already stands for.
+_IDEMPOTENCY_CLAIM = """
+local claimed = redis.call('SET', KEYS[1], ARGV[1] .. '|', 'NX', 'EX', tonumber(ARGV[2]))
+if claimed then return {'new', ''} end
+local value = redis.call('GET', KEYS[1])
+local sep = string.find(value, '|', 1, true)
+local fingerprint, target = string.sub(value, 1, sep - 1), string.sub(value, sep + 1)
+if fingerprint ~= ARGV[1] then return {'mismatch', ''} end
+if target == '' then return {'in_progress', ''} end
+return {'replay', target}
 """
 # Claim a job for a worker: only queued or running (a redelivery) jobs can start.
 _START = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status or status == 'succeeded' or status == 'failed' then return false end
+if not status or status == 'succeeded' or status == 'failed' or status == 'cancelled' then
+  return false end
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'worker', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[3])
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 """
 # Give a running job back to the queue if its worker is still the dead one we saw.
@@ -56,6 +168,7 @@ if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then return 0 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
 return 1
 """
 
@@ -98,6 +211,27 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class BatchEntry:
+    """One item of a batch as the API validated it: a job to submit, or its own error."""
+
+    client_id: str
+    characters: int
+    text: str | None = None
+    title: str | None = None
+    model: ModelSpec | None = None
+    options: SummaryOptions | None = None
+    error: tuple[str, str] | None = None  # (code, message)
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    """A recorded batch and the job ids the caller must enqueue."""
+
+    batch_id: str
+    to_enqueue: list[tuple[str, BatchEntry]]
+
+
+@dataclass(frozen=True)
 class WorkItem:
     """What a worker needs to run a job."""
 
@@ -125,6 +259,10 @@ class JobStore:
         self._submit = client.register_script(_SUBMIT)
         self._start = client.register_script(_START)
         self._release_orphan = client.register_script(_RELEASE_ORPHAN)
+        self._finish_script = client.register_script(_FINISH)
+        self._batch_ended_at_once = client.register_script(_BATCH_ENDED_AT_ONCE)
+        self._claim_idempotency = client.register_script(_IDEMPOTENCY_CLAIM)
+        self.queued_key = f"{prefix}:queued"
 
     @classmethod
     def from_url(
@@ -154,8 +292,12 @@ class JobStore:
         title: str | None,
         model: ModelSpec,
         options: SummaryOptions,
+        *,
+        callback_url: str | None = None,
+        batch_id: str | None = None,
     ) -> Submission:
-        """Record a new job, or find the cached result or in-flight job for the same input."""
+        """Record a new job, or find the cached result or in-flight job for the same input.
+        A `batch_id` makes that batch count this job's end."""
         digest = cache_key(text, title, model, options)
         job_id = new_job_id()
         record = {
@@ -169,6 +311,8 @@ class JobStore:
             "created_at": now_rfc3339(),
             "attempts": "0",
             "input": json.dumps({"characters": len(text)}),
+            "callback_url": callback_url or "",
+            "batch": batch_id or "",
         }
         flat = [item for pair in record.items() for item in pair]
         outcome, value = self._submit(
@@ -178,7 +322,15 @@ class JobStore:
                 self.key("job", job_id),
                 self.key("text", job_id),
             ],
-            args=[job_id, self.job_ttl_s, self.key("job", ""), text, json.dumps(flat)],
+            args=[
+                job_id,
+                self.job_ttl_s,
+                f"{self.prefix}:",
+                text,
+                json.dumps(flat),
+                batch_id or "",
+                callback_url or "",
+            ],
         )
         if outcome == "cached":
             self._record_cache_hit(job_id, record, json.loads(value))
@@ -195,10 +347,40 @@ class JobStore:
             result=json.dumps(hit["result"]),
             model=json.dumps(hit["model"]),
         )
+        if record["callback_url"]:
+            record["callback_state"] = "pending"
         with self.redis.pipeline() as pipe:
             pipe.hset(self.key("job", job_id), mapping=record)
             pipe.expire(self.key("job", job_id), self.job_ttl_s)
+            pipe.hincrby(self.key("stats", "cache"), "hits", 1)
+            if record["callback_url"]:
+                pipe.zadd(self.key("webhooks", "due"), {f"job:{job_id}": time.time()})
             pipe.execute()
+
+    def record_invalid(self, text_chars: int, code: str, message: str) -> str:
+        """A job that failed before it could start (a batch item the API refused)."""
+        job_id = new_job_id()
+        stamp = now_rfc3339()
+        with self.redis.pipeline() as pipe:
+            pipe.hset(
+                self.key("job", job_id),
+                mapping={
+                    "id": job_id,
+                    "status": "failed",
+                    "model": "null",
+                    "options": "{}",
+                    "cached": "0",
+                    "created_at": stamp,
+                    "completed_at": stamp,
+                    "attempts": "0",
+                    "input": json.dumps({"characters": text_chars}),
+                    "error": json.dumps({"code": code, "message": message}),
+                },
+            )
+            pipe.expire(self.key("job", job_id), self.job_ttl_s)
+            pipe.hincrby(self.key("stats", "jobs"), "failed", 1)
+            pipe.execute()
+        return job_id
 
     def abandon(self, job_id: str) -> None:
         """Remove a job that could not be enqueued, so that nothing waits for it."""
@@ -207,6 +389,7 @@ class JobStore:
         if digest and self.redis.get(self.key("inflight", digest)) == job_id:
             keys.append(self.key("inflight", digest))
         self.redis.delete(*keys)
+        self.redis.srem(self.queued_key, job_id)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The public JSON body of a job, or None when unknown or expired."""
@@ -215,10 +398,31 @@ class JobStore:
             return None
         return public_body(raw)
 
+    def cache_key_of(self, job_id: str) -> str:
+        """The cache key a job's result will be stored under."""
+        return str(self.redis.hget(self.key("job", job_id), "cache_key") or "")
+
+    def wait_for_end(self, job_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The job's body once it has ended, or as it stands after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            # Subscribe before reading the status, so an end in between is not missed.
+            pubsub.subscribe(self.key("events", f"job:{job_id}"))
+            while True:
+                body = self.get(job_id)
+                remaining = deadline - time.monotonic()
+                if body is None or body["status"] in TERMINAL or remaining <= 0:
+                    return body
+                # Re-read at least every second: a message lost to a reconnect costs 1 s.
+                pubsub.get_message(timeout=min(remaining, 1.0))
+        finally:
+            pubsub.close()
+
     def start(self, job_id: str, worker: str) -> WorkItem | None:
         """Mark a job running and return its input; None if it is gone or already ended."""
         attempts = self._start(
-            keys=[self.key("job", job_id), self.key("running", "jobs")],
+            keys=[self.key("job", job_id), self.key("running", "jobs"), self.queued_key],
             args=[now_rfc3339(), worker, job_id],
         )
         if not attempts:
@@ -240,39 +444,204 @@ class JobStore:
             attempts=int(attempts),
         )
 
-    def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> None:
-        """Store the result on the job and in the cache, in one transaction."""
+    def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> bool:
+        """Store the result on the job and in the cache; False if it had already ended."""
         stored = result.model_dump(mode="json")
         cached = {"result": stored, "model": model.public()}
-        with self.redis.pipeline() as pipe:
-            pipe.hset(
-                self.key("job", job_id),
-                mapping={
-                    "status": "succeeded",
-                    "result": json.dumps(stored),
-                    "model": json.dumps(model.public()),
-                    "completed_at": now_rfc3339(),
-                },
-            )
-            pipe.set(self.key("cache", digest), json.dumps(cached), ex=self.cache_ttl_s)
-            pipe.delete(self.key("text", job_id))
-            pipe.srem(self.key("running", "jobs"), job_id)
-            pipe.execute()
+        fields = {"result": json.dumps(stored), "model": json.dumps(model.public())}
+        return self._finish(job_id, "succeeded", fields, digest, json.dumps(cached))[0] == "done"
 
-    def fail(self, job_id: str, code: str, message: str) -> None:
-        """End a job as failed with an error the client can read."""
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        """End a job as failed with an error the client can read; False if already ended."""
+        fields = {"error": json.dumps({"code": code, "message": message})}
+        return self._finish(job_id, "failed", fields)[0] == "done"
+
+    def cancel(self, job_id: str) -> Literal["cancelled", "started", "ended", "missing"]:
+        """Cancel a job that no worker has started; say why not otherwise."""
+        fields = {"error": json.dumps({"code": "cancelled", "message": "cancelled by a client"})}
+        outcome = self._finish(job_id, "cancelled", fields, only_if_queued=True)[0]
+        if outcome == "done":
+            return "cancelled"
+        return cast(Literal["started", "ended", "missing"], outcome)
+
+    def _finish(
+        self,
+        job_id: str,
+        status: Status,
+        fields: dict[str, str],
+        digest: str = "",
+        cached: str = "",
+        *,
+        only_if_queued: bool = False,
+    ) -> list[str]:
+        fields = {**fields, "completed_at": now_rfc3339()}
+        ended: list[str] = self._finish_script(
+            args=[
+                f"{self.prefix}:",
+                job_id,
+                status,
+                json.dumps([item for pair in fields.items() for item in pair]),
+                digest,
+                cached,
+                self.cache_ttl_s,
+                "1" if only_if_queued else "0",
+                time.time(),
+                fields["completed_at"],
+            ],
+        )
+        return ended
+
+    def queue_depth(self) -> int:
+        """Jobs waiting for a worker."""
+        return int(self.redis.scard(self.queued_key))
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs queued and running now, and jobs ended by status since Redis started."""
         with self.redis.pipeline() as pipe:
-            pipe.hset(
-                self.key("job", job_id),
-                mapping={
-                    "status": "failed",
-                    "error": json.dumps({"code": code, "message": message}),
-                    "completed_at": now_rfc3339(),
-                },
-            )
-            pipe.delete(self.key("text", job_id))
-            pipe.srem(self.key("running", "jobs"), job_id)
+            pipe.scard(self.queued_key)
+            pipe.scard(self.key("running", "jobs"))
+            pipe.hgetall(self.key("stats", "jobs"))
+            queued, running, ended = pipe.execute()
+        counts = {"queued": int(queued), "running": int(running)}
+        for status in TERMINAL:
+            counts[status] = int(ended.get(status, 0))
+        return counts
+
+    # -- batches ---------------------------------------------------------------------
+
+    def create_batch(self, entries: list[BatchEntry], callback_url: str | None) -> NewBatch:
+        """Record a batch and its items; return the job ids that still need a worker."""
+        batch_id = new_job_id()
+        batch_key = self.key("batch", batch_id)
+        self.redis.hset(
+            batch_key,
+            mapping={
+                "id": batch_id,
+                "status": "queued",
+                "total": len(entries),
+                "done": 0,
+                "created_at": now_rfc3339(),
+                "callback_url": callback_url or "",
+            },
+        )
+        self.redis.expire(batch_key, self.job_ttl_s)
+        to_enqueue: list[tuple[str, BatchEntry]] = []
+        ended_at_once = {"succeeded": 0, "failed": 0}
+        pairs: list[str] = []
+        for entry in entries:
+            if entry.error is not None:
+                code, message = entry.error
+                job_id = self.record_invalid(entry.characters, code, message)
+                ended_at_once["failed"] += 1
+            else:
+                assert entry.text is not None and entry.model is not None
+                assert entry.options is not None
+                sub = self.submit(
+                    entry.text, entry.title, entry.model, entry.options, batch_id=batch_id
+                )
+                job_id = sub.job_id
+                if sub.outcome == "cached":
+                    ended_at_once["succeeded"] += 1
+                elif sub.outcome == "created":
+                    to_enqueue.append((job_id, entry))
+            pairs.append(json.dumps([entry.client_id, job_id]))
+        items_key = self.key("batch_items", batch_id)
+        with self.redis.pipeline() as pipe:
+            for start in range(0, len(pairs), 500):
+                pipe.rpush(items_key, *pairs[start : start + 500])
+            pipe.expire(items_key, self.job_ttl_s)
             pipe.execute()
+        counts = [x for status, n in ended_at_once.items() if n for x in (status, n)]
+        if counts:
+            self._batch_ended_at_once(
+                keys=[f"{self.prefix}:", batch_id, now_rfc3339()], args=[time.time(), *counts]
+            )
+        return NewBatch(batch_id, to_enqueue)
+
+    def _batch_items(self, batch_id: str, start: int = 0, stop: int = -1) -> list[list[str]]:
+        return [
+            json.loads(x) for x in self.redis.lrange(self.key("batch_items", batch_id), start, stop)
+        ]
+
+    def get_batch(self, batch_id: str) -> dict[str, Any] | None:
+        """The public JSON body of a batch, with counts per status, or None when unknown."""
+        raw = self.redis.hgetall(self.key("batch", batch_id))
+        if not raw:
+            return None
+        items = self._batch_items(batch_id)
+        with self.redis.pipeline() as pipe:
+            for _, job_id in items:
+                pipe.hget(self.key("job", job_id), "status")
+            statuses = pipe.execute()
+        counts = {"total": int(raw["total"]), "queued": 0, "running": 0}
+        counts.update({status: 0 for status in TERMINAL})
+        for status in statuses:
+            key = status if status in counts else "failed"  # an expired item record
+            counts[key] += 1
+        ended = sum(counts[status] for status in TERMINAL)
+        status = raw["status"]
+        if status == "queued" and (counts["running"] or ended):
+            status = "running"
+        total = counts["total"]
+        return {
+            "id": raw["id"],
+            "status": status,
+            "created_at": raw["created_at"],
+            "completed_at": raw.get("completed_at") or None,
+            "counts": counts,
+            "progress": round(ended / total, 4) if total else 1.0,
+            "callback": callback_body(raw),
+            "results_url": f"/v1/batches/{batch_id}/results",
+        }
+
+    def batch_results(
+        self, batch_id: str, cursor: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of a batch's items, each the job body under the client's own id."""
+        items = self._batch_items(batch_id, cursor, cursor + limit)  # one extra: more?
+        page, more = items[:limit], len(items) > limit
+        with self.redis.pipeline() as pipe:
+            for _, job_id in page:
+                pipe.hgetall(self.key("job", job_id))
+            records = pipe.execute()
+        results = []
+        for (client_id, job_id), raw in zip(page, records, strict=True):
+            if raw:
+                body = public_body(raw)
+            else:
+                body = {"status": "failed", "error": {"code": "expired", "message": "expired"}}
+            results.append({"id": client_id, "job_id": job_id, **{
+                k: v for k, v in body.items() if k != "id"}})  # fmt: skip
+        return results, (cursor + limit if more else None)
+
+    def cancel_batch(self, batch_id: str) -> int:
+        """Cancel every item of a batch that has not started; return how many."""
+        return sum(self.cancel(job_id) == "cancelled" for _, job_id in self._batch_items(batch_id))
+
+    # -- idempotency keys ------------------------------------------------------------
+
+    def claim_idempotency_key(
+        self, scope: str, key: str, fingerprint: str, ttl_s: int
+    ) -> tuple[str, str]:
+        """('new', '') for a first use; ('replay', target), ('mismatch', '') for another
+        body, or ('in_progress', '') while the first request is still being handled."""
+        outcome, target = self._claim_idempotency(
+            keys=[self._idempotency_key(scope, key)], args=[fingerprint, ttl_s]
+        )
+        return outcome, target
+
+    def complete_idempotency_key(
+        self, scope: str, key: str, fingerprint: str, target: str, ttl_s: int
+    ) -> None:
+        """Point a claimed key at what the request created (e.g. 'summary:<job id>')."""
+        self.redis.set(self._idempotency_key(scope, key), f"{fingerprint}|{target}", ex=ttl_s)
+
+    def release_idempotency_key(self, scope: str, key: str) -> None:
+        """Forget a claimed key whose request failed, so that it can be sent again."""
+        self.redis.delete(self._idempotency_key(scope, key))
+
+    def _idempotency_key(self, scope: str, key: str) -> str:
+        return self.key("idem", hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest())
 
     def release_orphans(self) -> list[str]:
         """Put back to `queued` the running jobs whose worker stopped beating (killed), and
@@ -291,6 +660,7 @@ class JobStore:
                     self.key("job", job_id),
                     self.key("running", "jobs"),
                     self.key("worker", owner),
+                    self.queued_key,
                 ],
                 args=[job_id, owner],
             ):
@@ -307,6 +677,17 @@ class JobStore:
         if not keys:
             return []
         return [json.loads(v) for v in self.redis.mget(keys) if v is not None]
+
+
+def callback_body(raw: dict[str, str]) -> dict[str, Any] | None:
+    """The `callback` part of a job or batch body: where it is sent, and every attempt."""
+    if not raw.get("callback_url"):
+        return None
+    return {
+        "url": raw["callback_url"],
+        "state": raw.get("callback_state") or "waiting",
+        "attempts": json.loads(raw.get("callback_attempts") or "[]"),
+    }
 
 
 def public_body(raw: dict[str, str]) -> dict[str, Any]:
@@ -327,4 +708,5 @@ def public_body(raw: dict[str, str]) -> dict[str, Any]:
         "input": result.get("input") or json.loads(raw.get("input") or "null"),
         "output": {"tokens": result["generated_tokens"]} if "generated_tokens" in result else None,
         "error": json.loads(raw["error"]) if raw.get("error") else None,
+        "callback": callback_body(raw),
     }

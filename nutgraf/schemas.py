@@ -55,6 +55,9 @@ class SummaryRequest(BaseModel):
     max_words: StrictInt | None = Field(default=None, ge=5, le=1000, description="Word cap.")
     strict: StrictBool = Field(default=False, description="Regenerate once if unsupported.")
     truncate: StrictBool = Field(default=False, description="Cut long articles, not chunk.")
+    callback_url: StrictStr | None = Field(
+        default=None, description="POSTed the signed job body when it ends (http or https)."
+    )
 
     @field_validator("text")
     @classmethod
@@ -73,6 +76,56 @@ class SummaryRequest(BaseModel):
             strict=self.strict,
             truncate=self.truncate,
         )
+
+
+class BatchItem(BaseModel):
+    """One article of POST /v1/batches; options left out take the batch's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr = Field(min_length=1, max_length=200, description="The client's own id.")
+    text: StrictStr = Field(description="The article body.")
+    title: StrictStr | None = Field(default=None, description="Optional headline.")
+    model: StrictStr | None = None
+    length: Length | None = None
+    format: Format | None = None
+    mode: Mode | None = None
+    max_words: StrictInt | None = Field(default=None, ge=5, le=1000)
+    strict: StrictBool | None = None
+    truncate: StrictBool | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be empty")
+        return value
+
+
+class BatchRequest(BaseModel):
+    """Body of POST /v1/batches: the items, and defaults for their options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BatchItem] = Field(description="The articles (at least one), each with an id.")
+    model: StrictStr | None = Field(default=None, description="Default model for every item.")
+    length: Length = "medium"
+    format: Format = "paragraph"
+    mode: Mode = "abstractive"
+    max_words: StrictInt | None = Field(default=None, ge=5, le=1000)
+    strict: StrictBool = False
+    truncate: StrictBool = False
+    callback_url: StrictStr | None = Field(
+        default=None, description="POSTed the signed batch body when every item has ended."
+    )
+
+    def request_for(self, item: BatchItem) -> SummaryRequest:
+        """The single-summary request an item stands for, with the batch's defaults."""
+        fields = {
+            name: getattr(item, name) if getattr(item, name) is not None else getattr(self, name)
+            for name in ("model", "length", "format", "mode", "max_words", "strict", "truncate")
+        }
+        return SummaryRequest(text=item.text, title=item.title, **fields)
 
 
 class InputStats(BaseModel):

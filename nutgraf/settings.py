@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -71,6 +72,80 @@ class Settings(BaseSettings):
         description="Converted models live here.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per line; text: for humans."
+    )
+    # Newsroom integration: batches, keys, limits, webhooks.
+    max_batch_items: int = Field(default=1000, gt=0, description="Most items in one batch.")
+    max_body_mb: int = Field(
+        default=64, gt=0, description="Largest request body (batches), refused before reading."
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys; set: every /v1 call needs a Bearer key.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="File of API keys, one per line (# comments), with API_KEYS."
+    )
+    api_key: str | None = Field(
+        default=None, description="Key the batch CLI and Python client send (client side)."
+    )
+    rate_limit: str = Field(
+        default="", description="Per-key (or per-address) limit, e.g. 600/minute; empty: none."
+    )
+    max_queue: int = Field(
+        default=10_000, gt=0, description="Queued jobs past which new work gets 503."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins allowed by CORS."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="HMAC-SHA256 secret for callbacks; unset: callback_url refused."
+    )
+    webhook_allow_private: bool = Field(
+        default=False, description="Allow callbacks to loopback, private, link-local addresses."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="One delivery attempt.")
+    webhook_retry_for_s: int = Field(
+        default=3600, gt=0, description="How long a failing callback is retried."
+    )
+    idempotency_ttl_s: int = Field(
+        default=86400, ge=60, description="How long an Idempotency-Key is remembered."
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(
+            r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?", value, re.IGNORECASE
+        ):
+            raise ValueError("must look like 600/minute, 10/second or 5000/hour")
+        return value
+
+    @field_validator("api_keys_file")
+    @classmethod
+    def _keys_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+    def all_api_keys(self) -> list[str]:
+        """Keys from NUTGRAF_API_KEYS and NUTGRAF_API_KEYS_FILE together."""
+        keys = list(self.api_keys)
+        if self.api_keys_file is not None:
+            for line in self.api_keys_file.read_text(encoding="utf-8").splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    keys.append(line)
+        return keys
 
     @field_validator("models", mode="before")
     @classmethod

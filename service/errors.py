@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
+# A full queue drains at the workers' pace, minutes rather than seconds.
+OVERLOADED_RETRY_AFTER_S = 30
 
 
 class ApiError(Exception):
@@ -45,11 +48,44 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class NotCancellable(ApiError):
+    status, code = 409, "not_cancellable"
+
+
+class IdempotencyKeyInUse(ApiError):
+    status, code = 409, "idempotency_key_in_use"
+
+
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+
+
 class Unavailable(ApiError):
     status, code = 503, "unavailable"
 
     def __init__(self, message: str) -> None:
         super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
+class Overloaded(ApiError):
+    status, code = 503, "overloaded"
+
+    def __init__(self, message: str, retry_after_s: int = OVERLOADED_RETRY_AFTER_S) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
 def error_response(
@@ -80,6 +116,17 @@ def register_error_handlers(app: Flask) -> None:
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(exc: RateLimitExceeded) -> Response:
+        # service.security's on_breach builds the body with the exact Retry-After; this is
+        # the fallback when the limiter could not (its storage failed mid-request).
+        if isinstance(exc.response, Response):
+            return exc.response
+        error = RateLimited(
+            f"rate limit of {exc.description} exceeded", exc.limit.limit.get_expiry()
+        )
+        return error_response(error.status, error.code, error.message, error.headers)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
@@ -90,6 +137,10 @@ def register_error_handlers(app: Flask) -> None:
         message = exc.description or exc.name
         if status == 413:
             message = "request body is larger than this service accepts"
+            if request.max_content_length is not None:
+                message += f" ({request.max_content_length} bytes)"
+            if request.path.startswith("/v1/batches"):
+                code = "payload_too_large"
         return error_response(status, code, message, headers)
 
     @app.errorhandler(redis.ConnectionError)

@@ -1,0 +1,175 @@
+"""API keys, per-key rate limits, backpressure, body-size limits and CORS for /v1."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+from flask_limiter import Limiter, RequestLimit
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from nutgraf.jobs import JobStore
+from nutgraf.settings import Settings
+from service.errors import Overloaded, RateLimited, Unauthorized, error_response
+
+log = logging.getLogger(__name__)
+
+V1_PREFIX = "/v1/"
+MIB = 1024 * 1024
+# Endpoints that create work for the queue, and the one that takes large bodies.
+WORK_ENDPOINTS = frozenset({"v1.create_summary", "v1.create_batch"})
+BATCH_ENDPOINT = "v1.create_batch"
+# The limiter's own Redis client: a stalled Redis must not stall every request for long.
+LIMITER_REDIS_TIMEOUT_S = 2
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Prefer"]
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Idempotent-Replayed", "Preference-Applied"]
+CORS_MAX_AGE_S = 600
+
+
+def install_security(app: Flask, settings: Settings, store: JobStore) -> None:
+    """Put keys, rate limits, backpressure, body limits and CORS in front of /v1."""
+    # Order matters: Flask runs before_request hooks in registration order. Unauthenticated
+    # calls are refused first (they cost no budget); then the limiter; then checks that
+    # may touch the body size or the queue.
+    _install_api_keys(app, settings)
+    _install_rate_limit(app, settings)
+    _install_body_limit(app, settings)
+    _install_backpressure(app, settings, store)
+    _install_cors(app, settings)
+
+
+def _is_v1_call() -> bool:
+    # CORS preflights carry no credentials by design; flask-cors answers them.
+    return request.path.startswith(V1_PREFIX) and request.method != "OPTIONS"
+
+
+def key_digest(key: str) -> bytes:
+    """sha256 of a key: fixed-length, so comparisons take the same time for any key."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _install_api_keys(app: Flask, settings: Settings) -> None:
+    # The keys file is read once, at start: rotating keys means restarting the API.
+    digests = [key_digest(key) for key in settings.all_api_keys()]
+    if not digests:
+        return
+    log.info("API keys required on /v1 (%d keys)", len(digests))
+
+    @app.before_request
+    def _authenticate() -> None:
+        if not _is_v1_call():
+            return
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("send an API key as `Authorization: Bearer <key>`")
+        presented = key_digest(token)
+        # Compare with every key, without stopping at a match, so timing reveals nothing.
+        matched = False
+        for digest in digests:
+            matched |= hmac.compare_digest(presented, digest)
+        if not matched:
+            raise Unauthorized("unknown API key")
+        # The limiter keys budgets by this, never by the key itself (it lands in Redis).
+        g.nutgraf_client = "key:" + presented.hex()[:32]
+
+
+def _rate_limit_key() -> str:
+    client: str | None = g.get("nutgraf_client")
+    # Without API keys the budget is per peer address (behind a proxy: the proxy's).
+    return client or f"addr:{request.remote_addr or 'unknown'}"
+
+
+def _limiter_storage_uri(redis_url: str) -> str:
+    # The limits library spells Unix sockets redis+unix://.
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def _on_breach(limit: RequestLimit) -> Response:
+    """The 429 for a spent budget; flask-limiter raises it inside RateLimitExceeded."""
+    # Returned, not raised, so service.errors answers with this very response. Retry when
+    # the oldest call leaves the window (reset_at would round up one more second).
+    reset_in = math.ceil(limit.window.reset_time - time.time())
+    retry_after = max(1, min(reset_in, limit.limit.get_expiry()))
+    error = RateLimited(
+        f"rate limit of {limit.limit} exceeded; retry in {retry_after} s", retry_after
+    )
+    return error_response(error.status, error.code, error.message, error.headers)
+
+
+def _install_rate_limit(app: Flask, settings: Settings) -> None:
+    if not settings.rate_limit:
+        return
+    assert settings.redis_url  # create_app refuses to start without it
+    limiter = Limiter(
+        _rate_limit_key,
+        # Application limits share one budget across every route, per key.
+        application_limits=[settings.rate_limit],
+        # Storage in the job store's Redis: every gunicorn process spends the same budget.
+        storage_uri=_limiter_storage_uri(settings.redis_url),
+        storage_options={
+            "key_prefix": "nutgraf:ratelimit",
+            "socket_connect_timeout": LIMITER_REDIS_TIMEOUT_S,
+            "socket_timeout": LIMITER_REDIS_TIMEOUT_S,
+        },
+        # Exact: a client is refused only with `limit` calls in the last window, and
+        # Retry-After is when the oldest of them leaves it.
+        strategy="moving-window",
+        on_breach=_on_breach,
+        # Redis down: limit per process in memory (and never turn a call into a 500),
+        # back to Redis once it answers again.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+    )
+    limiter.request_filter(lambda: not _is_v1_call())
+    limiter.init_app(app)
+    log.info("rate limit on /v1: %s", settings.rate_limit)
+
+
+def _install_body_limit(app: Flask, settings: Settings) -> None:
+    batch_limit = settings.max_body_mb * MIB
+
+    @app.before_request
+    def _limit_body() -> None:
+        if request.endpoint == BATCH_ENDPOINT:
+            # Batches carry many articles; other calls keep the app's MAX_CONTENT_LENGTH.
+            request.max_content_length = batch_limit
+        limit = request.max_content_length
+        # Refuse from Content-Length alone, before a byte of the body is read; bodies
+        # without one (chunked) are cut off by Werkzeug at the same limit while read.
+        if limit is not None and (request.content_length or 0) > limit:
+            raise RequestEntityTooLarge()
+
+
+def _install_backpressure(app: Flask, settings: Settings, store: JobStore) -> None:
+    @app.before_request
+    def _refuse_when_overloaded() -> None:
+        if request.method != "POST" or request.endpoint not in WORK_ENDPOINTS:
+            return
+        # Checked before the view, so a POST that would be a cache hit (or extractive,
+        # answered in-process) is refused too while the queue is full: simple, and an
+        # overloaded service shedding a little cheap work is harmless.
+        depth = store.queue_depth()
+        if depth >= settings.max_queue:
+            raise Overloaded(
+                f"{depth} jobs are queued (limit {settings.max_queue}); try again later"
+            )
+
+
+def _install_cors(app: Flask, settings: Settings) -> None:
+    if not settings.cors_origins:
+        return
+    CORS(
+        app,
+        resources={r"/v1/.*": {"origins": settings.cors_origins}},
+        allow_headers=CORS_ALLOW_HEADERS,
+        expose_headers=CORS_EXPOSE_HEADERS,
+        max_age=CORS_MAX_AGE_S,
+    )
