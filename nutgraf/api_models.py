@@ -1,0 +1,211 @@
+"""Response bodies of the HTTP API v1, as pydantic models.
+
+They describe what the API sends (the OpenAPI document in service/openapi.py is generated
+from them and from the request models in nutgraf.schemas); the API builds its bodies as
+plain dicts, and tests validate real responses against these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nutgraf.schemas import Span, SummaryOptions
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+BatchStatus = Literal["queued", "running", "succeeded", "partially_succeeded", "failed"]
+# waiting: the job or batch has not ended; pending: due or being retried.
+CallbackState = Literal["waiting", "pending", "delivered", "failed"]
+
+
+class ResponseModel(BaseModel):
+    """Base of response bodies: every field is always sent, so every field is required."""
+
+    # Serialization-mode schemas then list fields with defaults as required too.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class ErrorDetail(ResponseModel):
+    """A machine-readable code and a message for people."""
+
+    code: str = Field(description="Stable machine-readable code, e.g. `not_found`.")
+    message: str = Field(description="What went wrong, for people; may change.")
+
+
+class ErrorBody(ResponseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+class ModelInfo(ResponseModel):
+    """The model a job ran (or will run) on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="Preset name, Hub id or path.")
+    revision: str = Field(description="The model's revision; part of the cache key.")
+
+
+class InputRead(ResponseModel):
+    """What the engine read of the article (once the job has run)."""
+
+    characters: int
+    tokens: int | None = Field(description="Model tokens read; null in extractive mode.")
+    chunks: int = Field(description="Chunks the article was split into (1: none).")
+    truncated: bool = Field(description="Whether the article was cut to the model's window.")
+
+
+class InputReceived(ResponseModel):
+    """What the API received of the article (before the job has run)."""
+
+    characters: int
+
+
+class OutputStats(ResponseModel):
+    """What the model generated."""
+
+    tokens: int
+
+
+class JobChecks(ResponseModel):
+    """Faithfulness report of a finished summary."""
+
+    unsupported: list[str] = Field(
+        description="Numbers and named entities the summary states and the article lacks."
+    )
+    regenerated: bool = Field(description="Whether strict mode generated the summary again.")
+
+
+class CallbackAttempt(ResponseModel):
+    """One delivery attempt of a callback."""
+
+    at: datetime
+    status_code: int | None = Field(description="The receiver's HTTP status; null: no answer.")
+    error: str | None = Field(description="Why the attempt failed; null when delivered.")
+
+
+class Callback(ResponseModel):
+    """Where a job's or batch's end is reported, and how that went."""
+
+    url: str
+    state: CallbackState
+    attempts: list[CallbackAttempt]
+
+
+class JobBody(ResponseModel):
+    """A summary job: its status, and its summary once it has one."""
+
+    id: str = Field(description="The job id.")
+    status: JobStatus
+    summary: str | None = Field(description="The summary; null until the job succeeded.")
+    bullets: list[str] | None = Field(description="One sentence per item (format `bullets`).")
+    sentences: list[Span] | None = Field(
+        description="Extractive mode: the article's sentences the summary is made of."
+    )
+    checks: JobChecks | None
+    model: ModelInfo | None = Field(
+        description="The model; null only for a batch item refused before it could run."
+    )
+    options: SummaryOptions
+    cached: bool = Field(description="Whether the summary came from the cache.")
+    created_at: datetime
+    completed_at: datetime | None
+    input: InputRead | InputReceived
+    output: OutputStats | None
+    error: ErrorDetail | None = Field(
+        description="Why the job failed or was cancelled (e.g. `timeout`, `worker_lost`, "
+        "`model_unavailable`, `cancelled`, `unavailable`, `invalid_request`, `text_too_long`)."
+    )
+    callback: Callback | None = Field(description="Null unless the request had callback_url.")
+
+
+class BatchCounts(ResponseModel):
+    """A batch's items per status."""
+
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+class BatchBody(ResponseModel):
+    """A batch: its status and progress; the items are under `results_url`."""
+
+    id: str = Field(description="The batch id.")
+    status: BatchStatus = Field(
+        description="Once every item ended: succeeded (all did), failed (none did) or "
+        "partially_succeeded (cancelled items count as not succeeded)."
+    )
+    created_at: datetime
+    completed_at: datetime | None
+    counts: BatchCounts
+    progress: float = Field(ge=0, le=1, description="Ended items / total.")
+    callback: Callback | None = Field(description="Null unless the request had callback_url.")
+    results_url: str = Field(description="`/v1/batches/<id>/results`.")
+
+
+class BatchResultItem(JobBody):
+    """One item of a batch: the job body, with the client's id and the job id."""
+
+    id: str = Field(description="The client's id of the item.")
+    job_id: str = Field(description="The id of the item's job (GET /v1/summaries/<job_id>).")
+
+
+class BatchResults(ResponseModel):
+    """A page of a batch's items, in submission order."""
+
+    batch: str = Field(description="The batch id.")
+    items: list[BatchResultItem]
+    next_cursor: int | None = Field(description="Cursor of the next page; null on the last.")
+
+
+class ModelListing(ResponseModel):
+    """A model this deployment serves."""
+
+    name: str
+    source: str = Field(description="Hub id, local path or bundled file it loads from.")
+    revision: str
+    family: Literal["seq2seq", "causal"] | None = Field(
+        description="Architecture; null until read from the model's config."
+    )
+    description: str
+    default: bool = Field(description="Whether requests without `model` use it.")
+
+
+class ModelsList(ResponseModel):
+    """The models this deployment serves; the first one is the default."""
+
+    models: list[ModelListing]
+
+
+class HealthBody(ResponseModel):
+    """Liveness: the process runs."""
+
+    status: Literal["ok"]
+
+
+class ReadyBody(ResponseModel):
+    """Readiness: Redis answers and workers have the default model loaded."""
+
+    status: Literal["ready"]
+    workers: int = Field(description="Workers with the default model loaded.")
+    model: str = Field(description="The default model.")
+
+
+class SummaryCompleted(ResponseModel):
+    """The callback POSTed to a job's callback_url when it ends."""
+
+    type: Literal["summary.completed"]
+    job: JobBody
+
+
+class BatchCompleted(ResponseModel):
+    """The callback POSTed to a batch's callback_url when its last item ends."""
+
+    type: Literal["batch.completed"]
+    batch: BatchBody
