@@ -1,10 +1,9 @@
-"""The `nutgraf` command: serve, api, worker, summarize, eval, models, config."""
+"""The `nutgraf` command: serve, api, worker, summarize, eval, batch, models, config."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import logging
 import os
@@ -15,21 +14,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from nutgraf.logs import configure_logging
 from nutgraf.settings import Settings, SettingsError, env_for_children, load_settings
 
 log = logging.getLogger("nutgraf")
-
-
-def _configure_logging(level: str) -> None:
-    # Once per entry point, before heavy imports, so that a failing import is logged.
-    # Line-buffered: a log redirected to a file or a pipe shows each line as it happens.
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
-    logging.basicConfig(
-        level=level,
-        stream=sys.stdout,
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--limit", type=int, help="only the first N records")
     evaluate.add_argument("--batch-size", type=int, default=4, help="articles per batch")
     evaluate.add_argument("--json", metavar="OUT", help="also write the figures to OUT.json")
+    batch = sub.add_parser("batch", help="summarize a JSONL file or folder through a service")
+    _batch_arguments(batch)
     sub.add_parser("models", help="list the model presets")
     sub.add_parser("config", help="print every NUTGRAF_* setting and its value")
     args = parser.parse_args(argv)
@@ -68,13 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"nutgraf: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    # The services log as NUTGRAF_LOG_FORMAT says (JSON for log collectors by default);
+    # commands a person runs in a terminal keep the text format.
+    services = ("serve", "api", "worker")
+    configure_logging(settings, None if args.command in services else "text")
     commands = {
         "serve": lambda: serve(settings),
         "api": lambda: _run_api(settings),
         "worker": lambda: _run_worker(settings),
         "summarize": lambda: summarize_file(settings, args),
         "eval": lambda: _run_eval(settings, args),
+        "batch": lambda: _run_batch(settings, args),
         "models": list_models,
         "config": lambda: print_config(settings),
     }
@@ -134,6 +128,19 @@ def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
     from nutgraf.evaluate import run_eval
 
     return run_eval(settings, args)
+
+
+def _batch_arguments(parser: argparse.ArgumentParser) -> None:
+    from nutgraf.batch_cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_batch(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported on use: httpx and tqdm are not needed by the other commands.
+    from nutgraf.batch_cli import run
+
+    return run(settings, args)
 
 
 def list_models() -> int:

@@ -11,7 +11,10 @@ from nutgraf.settings import Settings, load_settings
 from service.api import v1
 from service.errors import register_error_handlers
 from service.health import health
+from service.openapi import openapi
 from service.queue import Queue
+from service.security import install_security
+from service.web import web
 
 log = logging.getLogger(__name__)
 
@@ -36,4 +39,12 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     register_error_handlers(app)
     app.register_blueprint(v1)
     app.register_blueprint(health)
+    app.register_blueprint(web)
+    app.register_blueprint(openapi)
+    # Imported here: importing service.server runs this module in the gunicorn master, and
+    # prometheus_client must not load before server.py sets PROMETHEUS_MULTIPROC_DIR.
+    from service.metrics import metrics
+
+    app.register_blueprint(metrics)
+    install_security(app, settings, app.extensions["nutgraf.store"])
     return app

@@ -27,7 +27,13 @@ BATCH_ENDPOINT = "v1.create_batch"
 # The limiter's own Redis client: a stalled Redis must not stall every request for long.
 LIMITER_REDIS_TIMEOUT_S = 2
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Prefer"]
-CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "Idempotent-Replayed", "Preference-Applied"]
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "Preference-Applied",
+    "X-Request-Id",
+]
 CORS_MAX_AGE_S = 600
 
 

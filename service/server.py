@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import sys
+import tempfile
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from nutgraf.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class _GunicornApp(BaseApplication):
@@ -28,8 +38,26 @@ class _GunicornApp(BaseApplication):
         return create_app(self.settings)
 
 
+class _RootLogger(Logger):
+    """gunicorn's own lines (boot, worker exits, errors) through nutgraf's log handlers,
+    so they come out in the same format (JSON by default) as everything else."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+
+
 def run(settings: Settings) -> None:
     """Serve the API on settings.host:settings.port until stopped."""
+    # Each gunicorn process keeps its metrics in files here and /metrics sums them all.
+    # Set before any process imports prometheus_client (it reads this at import), and
+    # fresh per run: files left by an earlier run would be counted again.
+    if "prometheus_client" in sys.modules:
+        log.error("prometheus_client was imported too early; /metrics shows one process")
+    metrics_dir = tempfile.mkdtemp(prefix="nutgraf-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir
     options = {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.api_workers,
@@ -38,9 +66,16 @@ def run(settings: Settings) -> None:
         "threads": 8,
         "timeout": 60,
         "graceful_timeout": 10,
-        "accesslog": "-",
-        "errorlog": "-",
+        # No access log: service/metrics.py logs one structured line per request.
+        "accesslog": None,
+        "logger_class": _RootLogger,
         "loglevel": settings.log_level.lower(),
-        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
     }
-    _GunicornApp(settings, options).run()
+    master = os.getpid()
+    try:
+        _GunicornApp(settings, options).run()
+    finally:
+        # Workers are forked from this frame and leave through it too: only the master,
+        # at the very end, may remove the files the others still write.
+        if os.getpid() == master:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

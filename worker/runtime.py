@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nutgraf import models
-from nutgraf.engine import SummarizerCache, set_torch_threads
+from nutgraf.engine import Summarizer, SummarizerCache, set_torch_threads
 from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
+from nutgraf.telemetry import Telemetry
+from nutgraf.webhooks import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 5
 HEARTBEAT_TTL_S = 15
+# How often an idle worker process looks for due webhook callbacks.
+WEBHOOK_POLL_S = 0.5
 
 
 @dataclass
@@ -36,10 +40,19 @@ class Runtime:
     warming: bool = True
     _producer: Any = None
 
+    @property
+    def telemetry(self) -> Telemetry:
+        """Where this process records metrics for the API's /metrics (in Redis)."""
+        return Telemetry(self.store.redis, self.store.prefix)
+
     def start_background(self) -> None:
         """Load the default model and announce this process, both off the task path."""
         threading.Thread(target=self._warm_up, name="nutgraf-warmup", daemon=True).start()
         threading.Thread(target=self._beat, name="nutgraf-heartbeat", daemon=True).start()
+        # Its own thread: a slow callback receiver must never delay a heartbeat.
+        threading.Thread(
+            target=self._deliver_webhooks, name="nutgraf-webhooks", daemon=True
+        ).start()
 
     def _warm_up(self) -> None:
         spec = models.resolve(self.settings.model, self.settings.model_revision)
@@ -57,6 +70,21 @@ class Runtime:
             self._send_heartbeat()
             self._recover_orphans()
             time.sleep(HEARTBEAT_INTERVAL_S)
+
+    def _deliver_webhooks(self) -> None:
+        outbox = WebhookOutbox(self.store.redis, self.store.prefix, self.settings)
+        while True:  # a daemon thread: it ends with its process
+            try:
+                claimed = outbox.run_once(self.webhook_body)
+            except Exception as exc:  # Redis away: the next round tries again.
+                log.warning("webhook delivery failed: %s", exc)
+                claimed = 0
+            if not claimed:  # more may be due at once after a busy round
+                time.sleep(WEBHOOK_POLL_S)
+
+    def webhook_body(self, kind: str, ident: str) -> dict[str, Any] | None:
+        """The public body a callback carries: the job's or the batch's, None when gone."""
+        return self.store.get(ident) if kind == "job" else self.store.get_batch(ident)
 
     def _recover_orphans(self) -> None:
         """Re-enqueue jobs left `running` by a worker that died (its heartbeat expired)."""
@@ -87,6 +115,23 @@ class Runtime:
             log.warning("heartbeat failed: %s", exc)
 
 
+class _MeteredSummarizerCache(SummarizerCache):
+    """The model cache, reporting each model's load time to the shared metrics."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.telemetry: Telemetry | None = None
+        self._reported: set[str] = set()
+
+    def get(self, spec: models.ModelSpec) -> Summarizer:
+        summarizer = super().get(spec)
+        key = f"{spec.name}@{spec.revision}"
+        if self.telemetry is not None and key not in self._reported:
+            self._reported.add(key)
+            self.telemetry.model_loaded(spec.name, summarizer.loaded.load_seconds)
+        return summarizer
+
+
 _runtime: Runtime | None = None
 
 
@@ -99,7 +144,10 @@ def init(settings: Settings, processes: int) -> Runtime:
     store = JobStore.from_url(
         settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s, patient=True
     )
-    _runtime = Runtime(settings, store, SummarizerCache.from_settings(settings))
+    summarizers = _MeteredSummarizerCache.from_settings(settings)
+    assert isinstance(summarizers, _MeteredSummarizerCache)  # from_settings builds a cls
+    _runtime = Runtime(settings, store, summarizers)
+    summarizers.telemetry = _runtime.telemetry
     _runtime.start_background()
     return _runtime
 

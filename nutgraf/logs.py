@@ -1,0 +1,78 @@
+"""Logging set-up shared by every entry point: JSON lines (default) or text for humans."""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+from typing import Any
+
+from nutgraf.settings import Settings
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+
+# Fields bound to the current request (or other unit of work) and added to every record
+# logged inside it, whichever module logs: a line from the API carries its request_id.
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "nutgraf_log_context", default=None
+)
+
+
+def bind(**fields: Any) -> contextvars.Token[dict[str, Any] | None]:
+    """Add fields to every record logged in this context until unbind(token)."""
+    return _context.set({**(_context.get() or {}), **fields})
+
+
+def unbind(token: contextvars.Token[dict[str, Any] | None]) -> None:
+    """Undo the bind() that returned `token`."""
+    _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Copies the bound fields onto each record (explicit `extra=` fields win)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (_context.get() or {}).items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line: time, level, process, logger, message, then any extras."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    class _TimeFirst(JsonFormatter):
+        # The timestamp is added last by the library; readers scan for it first.
+        def add_fields(
+            self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
+        ) -> None:
+            super().add_fields(log_data, record, message)
+            rest = [(k, v) for k, v in log_data.items() if k != "time"]
+            stamp = log_data.get("time")
+            log_data.clear()
+            log_data["time"] = stamp
+            log_data.update(rest)
+
+    return _TimeFirst(
+        "{levelname}{processName}{name}{message}",
+        style="{",
+        rename_fields={"levelname": "level", "processName": "process", "name": "logger"},
+        timestamp="time",
+    )
+
+
+def configure_logging(settings: Settings, log_format: str | None = None) -> None:
+    """Send the root logger to stdout as settings.log_format (or `log_format`) says."""
+    # Once per entry point, before heavy imports, so that a failing import is logged.
+    # Line-buffered: a log redirected to a file or a pipe shows each line as it happens.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    handler = logging.StreamHandler(sys.stdout)
+    if (log_format or settings.log_format) == "json":
+        handler.setFormatter(json_formatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(ContextFilter())
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)

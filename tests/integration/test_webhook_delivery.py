@@ -1,0 +1,199 @@
+"""Signed callbacks end to end: the API accepts a callback_url, the job or batch ends, a
+real worker's delivery thread POSTs it to a real HTTP receiver, and the attempts show up
+in the API's answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from helpers import WorkerProcess, wait_for
+from nutgraf.redis_server import RedisServer
+from nutgraf.settings import Settings
+from nutgraf.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from service import create_app
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-webhook-secret"
+# A Redis database of its own: the session's worker (no secret, private receivers refused)
+# must not claim these callbacks.
+DATABASE = 9
+STORY = (
+    "The city council of Lakeport voted 7 to 2 on Tuesday to build a new library on Harbor "
+    "Street. Mayor Ana Ruiz said construction will start in March and cost 12 million "
+    "dollars. Opponents said the money should go to road repairs. The library will open "
+    "in 2028 and hold 200,000 books, the council said."
+)
+
+
+class Receiver:
+    """A real HTTP server on a loopback port: records each POST, answers scripted codes."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []  # the next answers; 200 after them
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.requests.append((dict(self.headers.items()), body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep the test output quiet
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        """A callback URL on this receiver."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def for_delivery(self, delivery: str) -> list[tuple[dict[str, str], bytes]]:
+        """The requests received for one X-Nutgraf-Delivery id."""
+        with self.lock:
+            return [r for r in self.requests if r[0].get(DELIVERY_HEADER) == delivery]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture(scope="module")
+def hooked_settings(settings: Settings, redis_server: RedisServer) -> Settings:
+    """The test deployment with a webhook secret, on its own Redis database."""
+    url = redis_server.url.rsplit("/", 1)[0] + f"/{DATABASE}"
+    redis.Redis.from_url(url).flushdb()
+    return settings.model_copy(
+        update={"redis_url": url, "webhook_secret": SECRET, "webhook_allow_private": True}
+    )
+
+
+@pytest.fixture(scope="module")
+def hooked_worker(
+    hooked_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    """A real worker on that database: it delivers the callbacks."""
+    process = WorkerProcess(hooked_settings, tmp_path_factory.mktemp("hooked") / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def hooked(hooked_settings: Settings) -> FlaskClient:
+    """The API of that deployment."""
+    return create_app(hooked_settings).test_client()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    """A callback receiver for one test."""
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def settled_callback(client: FlaskClient, path: str, worker: WorkerProcess) -> dict[str, Any]:
+    """GET `path` until its callback is no longer pending; return the body."""
+
+    def settled() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(path).get_json()
+        return body if body["callback"]["state"] in ("delivered", "failed") else None
+
+    try:
+        result: dict[str, Any] = wait_for(settled, 60, f"the callback of {path}")
+    except AssertionError:
+        raise AssertionError(f"callback not settled; worker log:\n{worker.log_tail()}") from None
+    return result
+
+
+def check_signed(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """Assert the request is signed with the deployment's secret; return its JSON."""
+    assert headers["Content-Type"] == "application/json"
+    assert verify(SECRET, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], body)
+    payload: dict[str, Any] = json.loads(body)
+    return payload
+
+
+def test_a_job_callback_is_signed_retried_and_recorded(
+    hooked: FlaskClient, hooked_worker: WorkerProcess, receiver: Receiver
+) -> None:
+    receiver.statuses = [500]  # the first attempt fails, the retry a second later succeeds
+    url = receiver.url("/hooks/job?source=cms")
+    answer = hooked.post(
+        "/v1/summaries",
+        json={"text": STORY, "mode": "extractive", "length": "short", "callback_url": url},
+    )
+    assert answer.status_code == 200, answer.get_json()
+    job = answer.get_json()
+    assert job["status"] == "succeeded"
+    assert job["callback"]["url"] == url
+
+    body = settled_callback(hooked, f"/v1/summaries/{job['id']}", hooked_worker)
+    callback = body["callback"]
+    assert callback["state"] == "delivered"
+    assert [a["status_code"] for a in callback["attempts"]] == [500, 200]
+    assert callback["attempts"][1]["error"] is None
+
+    requests = receiver.for_delivery(f"job:{job['id']}")
+    assert len(requests) == 2
+    for headers, raw in requests:
+        payload = check_signed(headers, raw)
+        assert payload["type"] == "summary.completed"
+        assert payload["job"]["id"] == job["id"]
+        assert payload["job"]["status"] == "succeeded"
+        assert payload["job"]["summary"] == job["summary"]
+
+
+def test_a_batch_callback_is_sent_when_its_last_item_ends(
+    hooked: FlaskClient, hooked_worker: WorkerProcess, receiver: Receiver
+) -> None:
+    url = receiver.url("/hooks/batch")
+    answer = hooked.post(
+        "/v1/batches",
+        json={
+            "items": [
+                {"id": "lib", "text": STORY},
+                {"id": "lib-bullets", "text": STORY, "format": "bullets"},
+                {"id": "empty", "text": ""},  # fails on its own
+            ],
+            "mode": "extractive",
+            "length": "short",
+            "callback_url": url,
+        },
+    )
+    assert answer.status_code == 202, answer.get_json()
+    batch_id = answer.get_json()["id"]
+
+    body = settled_callback(hooked, f"/v1/batches/{batch_id}", hooked_worker)
+    assert body["status"] == "partially_succeeded"
+    assert body["callback"]["state"] == "delivered"
+    assert [a["status_code"] for a in body["callback"]["attempts"]] == [200]
+
+    [(headers, raw)] = receiver.for_delivery(f"batch:{batch_id}")
+    payload = check_signed(headers, raw)
+    assert payload["type"] == "batch.completed"
+    assert payload["batch"]["id"] == batch_id
+    assert payload["batch"]["status"] == "partially_succeeded"
+    assert payload["batch"]["counts"]["succeeded"] == 2
+    assert payload["batch"]["counts"]["failed"] == 1
+    # The items themselves carried no callback of their own.
+    assert len(receiver.requests) == 1
