@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
     StrictStr,
-    field_validator,
 )
 
 Length = Literal["headline", "short", "medium", "long"]
@@ -26,6 +26,16 @@ SENTENCE_RANGES: dict[Length, tuple[int, int]] = {
     "long": (5, 7),
 }
 HEADLINE_MAX_WORDS = 20
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("text must not be empty")
+    return value
+
+
+# An article body: a string with something in it besides whitespace.
+ArticleText = Annotated[StrictStr, AfterValidator(_not_blank)]
 
 
 class SummaryOptions(BaseModel):
@@ -46,7 +56,7 @@ class SummaryRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: StrictStr = Field(description="The article body.")
+    text: ArticleText = Field(description="The article body.")
     title: StrictStr | None = Field(default=None, description="Optional headline.")
     model: StrictStr | None = Field(default=None, description="Preset name, HF id or path.")
     length: Length = Field(default="medium", description="headline, short, medium or long.")
@@ -58,13 +68,6 @@ class SummaryRequest(BaseModel):
     callback_url: StrictStr | None = Field(
         default=None, description="POSTed the signed job body when it ends (http or https)."
     )
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be empty")
-        return value
 
     def options(self) -> SummaryOptions:
         """The output-changing options of this request."""
@@ -84,7 +87,7 @@ class BatchItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: StrictStr = Field(min_length=1, max_length=200, description="The client's own id.")
-    text: StrictStr = Field(description="The article body.")
+    text: ArticleText = Field(description="The article body.")
     title: StrictStr | None = Field(default=None, description="Optional headline.")
     model: StrictStr | None = None
     length: Length | None = None
@@ -93,13 +96,6 @@ class BatchItem(BaseModel):
     max_words: StrictInt | None = Field(default=None, ge=5, le=1000)
     strict: StrictBool | None = None
     truncate: StrictBool | None = None
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be empty")
-        return value
 
 
 class BatchRequest(BaseModel):

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
         default=86400, ge=60, description="How long an Idempotency-Key is remembered."
     )
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("models", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -146,13 +146,6 @@ class Settings(BaseSettings):
                 if line:
                     keys.append(line)
         return keys
-
-    @field_validator("models", mode="before")
-    @classmethod
-    def _split_models(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("device")
     @classmethod
