@@ -19,41 +19,57 @@ from nutgraf.schemas import SummaryOptions, SummaryResult
 from nutgraf.text import normalize
 
 PREFIX = "nutgraf"
-CACHE_KEY_VERSION = 1
+CACHE_KEY_VERSION = 2  # 2: cache entries are hashes (result, model)
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 # Atomic submit: a cache hit, a job already in flight for the same input, or a new job.
 # Doing all three in one script means two identical POSTs can never both enqueue. A batch
 # (ARGV[6]) watching the job is recorded in the same step, so that it cannot miss the end.
+# Only new work is refused when the queue is full (ARGV[10]); a cache hit is one round trip.
 _SUBMIT = """
-local cached = redis.call('GET', KEYS[1])
-if cached then return {'cached', cached} end
-local ttl = tonumber(ARGV[2])
-local job = ARGV[1]
+local prefix, job, ttl = ARGV[3], ARGV[1], tonumber(ARGV[2])
+local hit = redis.call('HMGET', KEYS[1], 'result', 'model')
+if hit[1] then
+  -- A cache hit still gets its own job record, so clients can GET it like any other.
+  redis.call('HSET', KEYS[3], unpack(cjson.decode(ARGV[5])))
+  redis.call('HSET', KEYS[3], 'status', 'succeeded', 'cached', '1', 'completed_at', ARGV[8],
+             'result', hit[1], 'model', hit[2])
+  if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[3], 'callback_state', 'pending')
+    redis.call('ZADD', prefix .. 'webhooks:due', ARGV[9], 'job:' .. job)
+  end
+  redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('HINCRBY', prefix .. 'stats:cache', 'hits', 1)
+  return {'cached', job, hit[1], hit[2]}
+end
 local current = redis.call('GET', KEYS[2])
-local status = current and redis.call('HGET', ARGV[3] .. 'job:' .. current, 'status')
+local status = current and redis.call('HGET', prefix .. 'job:' .. current, 'status')
 local joinable = status == 'queued' or status == 'running'
 if joinable and ARGV[7] ~= '' then
   -- A job in flight is shared only if it has no callback, or the same one.
-  local callback = redis.call('HGET', ARGV[3] .. 'job:' .. current, 'callback_url')
+  local callback = redis.call('HGET', prefix .. 'job:' .. current, 'callback_url')
   if callback and callback ~= '' and callback ~= ARGV[7] then
     joinable = false
   else
-    redis.call('HSET', ARGV[3] .. 'job:' .. current, 'callback_url', ARGV[7])
+    redis.call('HSET', prefix .. 'job:' .. current, 'callback_url', ARGV[7])
   end
 end
 if joinable then
   job = current
 else
+  local limit = tonumber(ARGV[10])
+  if limit > 0 and redis.call('SCARD', prefix .. 'queued') >= limit then
+    return {'overloaded', ''}
+  end
   redis.call('SET', KEYS[2], job, 'EX', ttl)
   redis.call('SET', KEYS[4], ARGV[4], 'EX', ttl)
   redis.call('HSET', KEYS[3], unpack(cjson.decode(ARGV[5])))
   redis.call('EXPIRE', KEYS[3], ttl)
-  redis.call('SADD', ARGV[3] .. 'queued', job)
+  redis.call('SADD', prefix .. 'queued', job)
 end
 if ARGV[6] ~= '' then
-  local watchers = ARGV[3] .. 'watchers:' .. job
+  local watchers = prefix .. 'watchers:' .. job
   redis.call('HINCRBY', watchers, ARGV[6], 1)
   redis.call('EXPIRE', watchers, ttl)
 end
@@ -102,7 +118,9 @@ redis.call('SREM', prefix .. 'running:jobs', job)
 redis.call('SREM', prefix .. 'queued', job)
 redis.call('HINCRBY', prefix .. 'stats:jobs', status, 1)
 if ARGV[5] ~= '' then
-  redis.call('SET', prefix .. 'cache:' .. ARGV[5], ARGV[6], 'EX', tonumber(ARGV[7]))
+  local cache = prefix .. 'cache:' .. ARGV[5]
+  redis.call('HSET', cache, unpack(cjson.decode(ARGV[6])))
+  redis.call('EXPIRE', cache, tonumber(ARGV[7]))
 end
 local digest = redis.call('HGET', key, 'cache_key')
 if digest and redis.call('GET', prefix .. 'inflight:' .. digest) == job then
@@ -203,11 +221,17 @@ def cache_key(text: str, title: str | None, model: ModelSpec, options: SummaryOp
 
 @dataclass(frozen=True)
 class Submission:
-    """Outcome of a submit: `created` (enqueue it), `existing` (in flight) or `cached`."""
+    """Outcome of a submit: `created` (enqueue it), `existing` (in flight), `cached`, or
+    `overloaded` (refused: the queue is full)."""
 
-    outcome: Literal["created", "existing", "cached"]
+    outcome: Literal["created", "existing", "cached", "overloaded"]
     job_id: str
     cache_key: str
+    record: dict[str, str]  # the job's record as written (created, cached); else empty
+
+    def body(self) -> dict[str, Any] | None:
+        """The job's public body as this submit left it, if known without a read."""
+        return public_body(self.record) if self.record else None
 
 
 @dataclass(frozen=True)
@@ -295,9 +319,11 @@ class JobStore:
         *,
         callback_url: str | None = None,
         batch_id: str | None = None,
+        max_queue: int = 0,
     ) -> Submission:
         """Record a new job, or find the cached result or in-flight job for the same input.
-        A `batch_id` makes that batch count this job's end."""
+        A `batch_id` makes that batch count this job's end; with `max_queue`, new work is
+        refused (outcome `overloaded`) while that many jobs are queued."""
         digest = cache_key(text, title, model, options)
         job_id = new_job_id()
         record = {
@@ -315,7 +341,8 @@ class JobStore:
             "batch": batch_id or "",
         }
         flat = [item for pair in record.items() for item in pair]
-        outcome, value = self._submit(
+        completed_at = now_rfc3339()
+        outcome, value, *hit = self._submit(
             keys=[
                 self.key("cache", digest),
                 self.key("inflight", digest),
@@ -330,32 +357,25 @@ class JobStore:
                 json.dumps(flat),
                 batch_id or "",
                 callback_url or "",
+                completed_at,
+                time.time(),
+                max_queue,
             ],
         )
         if outcome == "cached":
-            self._record_cache_hit(job_id, record, json.loads(value))
-        else:
-            job_id = value
-        return Submission(outcome, job_id, digest)
-
-    def _record_cache_hit(self, job_id: str, record: dict[str, str], hit: dict[str, Any]) -> None:
-        # A cache hit still gets its own job id, so clients can GET it like any other.
-        record.update(
-            status="succeeded",
-            cached="1",
-            completed_at=now_rfc3339(),
-            result=json.dumps(hit["result"]),
-            model=json.dumps(hit["model"]),
-        )
-        if record["callback_url"]:
-            record["callback_state"] = "pending"
-        with self.redis.pipeline() as pipe:
-            pipe.hset(self.key("job", job_id), mapping=record)
-            pipe.expire(self.key("job", job_id), self.job_ttl_s)
-            pipe.hincrby(self.key("stats", "cache"), "hits", 1)
-            if record["callback_url"]:
-                pipe.zadd(self.key("webhooks", "due"), {f"job:{job_id}": time.time()})
-            pipe.execute()
+            # The record as the script wrote it: the caller needs no second round trip.
+            record.update(
+                status="succeeded",
+                cached="1",
+                completed_at=completed_at,
+                result=hit[0],
+                model=hit[1],
+            )
+            if callback_url:
+                record["callback_state"] = "pending"
+        elif outcome != "created":
+            job_id, record = value, {}
+        return Submission(outcome, job_id, digest, record)
 
     def record_invalid(self, text_chars: int, code: str, message: str) -> str:
         """A job that failed before it could start (a batch item the API refused)."""
@@ -446,10 +466,9 @@ class JobStore:
 
     def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> bool:
         """Store the result on the job and in the cache; False if it had already ended."""
-        stored = result.model_dump(mode="json")
-        cached = {"result": stored, "model": model.public()}
-        fields = {"result": json.dumps(stored), "model": json.dumps(model.public())}
-        return self._finish(job_id, "succeeded", fields, digest, json.dumps(cached))[0] == "done"
+        fields = {"result": result.model_dump_json(), "model": json.dumps(model.public())}
+        cached = json.dumps([item for pair in fields.items() for item in pair])
+        return self._finish(job_id, "succeeded", fields, digest, cached)[0] == "done"
 
     def fail(self, job_id: str, code: str, message: str) -> bool:
         """End a job as failed with an error the client can read; False if already ended."""

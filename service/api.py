@@ -24,6 +24,7 @@ from service.errors import (
     InvalidRequest,
     NotCancellable,
     NotFound,
+    Overloaded,
     TextTooLong,
     Unavailable,
     UnsupportedMediaType,
@@ -200,12 +201,12 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
             raise NotFound("the job this Idempotency-Key created has expired")
         return _job_response(body, {"Idempotent-Replayed": "true"})
     try:
-        job_id = _submit_summary(raw, settings, store)
+        job_id, body = _submit_summary(raw, settings, store)
     except BaseException:
         idempotency.release()
         raise
     idempotency.complete(f"summary:{job_id}")
-    body = store.get(job_id)
+    body = body or store.get(job_id)
     if body is None:
         raise Unavailable("the job record vanished; try again")
     headers = {}
@@ -216,16 +217,34 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
     return _job_response(body, headers)
 
 
-def _submit_summary(raw: dict[str, Any], settings: Settings, store: JobStore) -> str:
+def _submit_summary(
+    raw: dict[str, Any], settings: Settings, store: JobStore
+) -> tuple[str, dict[str, Any] | None]:
+    """Validate and submit: the job id, and its body when known without another read."""
     req = parse_summary_request(raw, settings)
     check_callback(req.callback_url, settings)
     options = req.options()
     spec = _spec_for(req, settings)
-    submission = store.submit(req.text, req.title, spec, options, callback_url=req.callback_url)
+    submission = store.submit(
+        req.text,
+        req.title,
+        spec,
+        options,
+        callback_url=req.callback_url,
+        # Extractive jobs never wait in the queue: they are answered in this process.
+        max_queue=0 if options.mode == "extractive" else settings.max_queue,
+    )
+    body = submission.body()
+    if submission.outcome == "overloaded":
+        # Only new work is refused: cache hits and jobs already in flight are answered.
+        raise Overloaded(
+            f"{settings.max_queue} or more jobs are queued (NUTGRAF_MAX_QUEUE); try again later"
+        )
     if submission.outcome == "created" and options.mode == "extractive":
         # Milliseconds of CPU: answered here rather than queued behind model jobs.
         result = summarize_extractive(Article(req.text, req.title, options))
         store.succeed(submission.job_id, submission.cache_key, spec, result)
+        body = None
     elif submission.outcome == "created":
         try:
             _queue().enqueue(submission.job_id)
@@ -234,7 +253,7 @@ def _submit_summary(raw: dict[str, Any], settings: Settings, store: JobStore) ->
             store.abandon(submission.job_id)
             raise Unavailable("the job queue is unreachable; try again shortly") from exc
     log.info("job %s: %s", submission.job_id, submission.outcome)
-    return submission.job_id
+    return submission.job_id, body
 
 
 def _queue() -> Queue:

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 V1_PREFIX = "/v1/"
 MIB = 1024 * 1024
 # Endpoints that create work for the queue, and the one that takes large bodies.
-WORK_ENDPOINTS = frozenset({"v1.create_summary", "v1.create_batch"})
+# A single summary is refused in the job store's submit script, and only when it would
+# be new work (a cache hit is still answered); a batch is checked here, before its items.
+WORK_ENDPOINTS = frozenset({"v1.create_batch"})
 BATCH_ENDPOINT = "v1.create_batch"
 # The limiter's own Redis client: a stalled Redis must not stall every request for long.
 LIMITER_REDIS_TIMEOUT_S = 2
@@ -159,9 +161,8 @@ def _install_backpressure(app: Flask, settings: Settings, store: JobStore) -> No
     def _refuse_when_overloaded() -> None:
         if request.method != "POST" or request.endpoint not in WORK_ENDPOINTS:
             return
-        # Checked before the view, so a POST that would be a cache hit (or extractive,
-        # answered in-process) is refused too while the queue is full: simple, and an
-        # overloaded service shedding a little cheap work is harmless.
+        # Checked before the view: a batch whose items would all be cache hits is refused
+        # too while the queue is full; a batch is rarely all cached, so that is harmless.
         depth = store.queue_depth()
         if depth >= settings.max_queue:
             raise Overloaded(

@@ -199,6 +199,13 @@ def test_new_work_is_refused_past_max_queue(isolated: Settings) -> None:
     body = assert_error(refused, 503, "overloaded")
     assert "2" in body["error"]["message"]
     assert int(refused.headers["Retry-After"]) >= 1
+    # Only new work is refused: a job already in flight is shared, a cache hit answered.
+    joined = client.post("/v1/summaries", json={"text": article("queued 0")})
+    assert joined.status_code == 202 and joined.get_json()["id"] == jobs[0]
+    extractive = {"text": article("no queue"), "mode": "extractive"}
+    assert client.post("/v1/summaries", json=extractive).status_code == 200
+    batch = {"items": [{"id": "x", "text": article("batch item")}]}
+    assert_error(client.post("/v1/batches", json=batch), 503, "overloaded")
     # Reads still work while overloaded.
     assert client.get(f"/v1/summaries/{jobs[0]}").get_json()["status"] == "queued"
     assert client.get("/v1/models").status_code == 200
