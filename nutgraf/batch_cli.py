@@ -197,6 +197,14 @@ def output_line(original_id: Any, item: BatchItemResult, extra: dict[str, Any]) 
     return json.dumps(line, ensure_ascii=False) + "\n"
 
 
+def _stderr_columns() -> int:
+    """Width of the terminal on stderr; 0 when it is not one, or has no size."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        return 0
+
+
 def _stderr(message: str) -> None:
     print(f"nutgraf: {message}", file=sys.stderr)
 
@@ -263,13 +271,17 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             _stderr(f"{len(previous)} already in {out}: skipped")
         out.parent.mkdir(parents=True, exist_ok=True)
         api_key = args.api_key or settings.api_key
+        sized = _stderr_columns() > 0
         bar = tqdm(
             total=to_send,
             unit="article",
             desc="summarizing",
             file=sys.stderr,
             disable=args.no_progress,
-            dynamic_ncols=True,
+            # tqdm hides its bar on a terminal nobody gave a size (0 x 0): give it one.
+            ncols=None if sized else 100,
+            nrows=None if sized else 24,
+            dynamic_ncols=sized,
             smoothing=0.1,
         )
         synced = time.monotonic()
