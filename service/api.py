@@ -135,13 +135,13 @@ class Idempotency:
         self.ttl_s = settings.idempotency_ttl_s
         self.key = request.headers.get("Idempotency-Key")
         # Keys are scoped per credential and route: two clients can't collide or probe.
+        self.replay_of: str | None = None
+        if self.key is None:
+            return
         credential = request.headers.get("Authorization", "")
         self.scope = f"{hashlib.sha256(credential.encode()).hexdigest()[:32]}:{request.endpoint}"
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         self.fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
-        self.replay_of: str | None = None
-        if self.key is None:
-            return
         if not 0 < len(self.key) <= self.MAX_KEY_CHARS:
             raise InvalidRequest(f"Idempotency-Key must be 1 to {self.MAX_KEY_CHARS} characters")
         outcome, target = store.claim_idempotency_key(
