@@ -268,7 +268,7 @@ def main() -> None:
     settings = Settings(model=args.model, api_workers=2, log_level="INFO")
     set_torch_threads(os.cpu_count() or 1)
     spec = models.resolve(args.model)
-    loaded = models.load(spec, "cpu", settings.cache_dir)
+    loaded = models.load(spec, "cpu", settings.cache_dir, settings.dtype)
     summarizer = Summarizer(loaded)
     texts = make_articles(args.articles, args.words)
     options = SummaryOptions(length=LENGTH)
@@ -276,7 +276,7 @@ def main() -> None:
     prompt_tokens = statistics.mean(len(loaded.tokenizer(p)["input_ids"]) for p in prompts)
     print(f"model {spec.name}, {len(texts)} articles, {prompt_tokens:.0f} prompt tokens on "
           f"average, at most {TOKEN_BUDGETS[LENGTH][1]} new tokens, greedy, "
-          f"{os.cpu_count()} cores")  # fmt: skip
+          f"{os.cpu_count()} cores, weights {loaded.model.dtype}")  # fmt: skip
 
     rows: list[tuple[str, float, float]] = []
     seconds, tokens = raw_run(summarizer, prompts, 1)

@@ -452,8 +452,15 @@ class Summarizer:
 class SummarizerCache:
     """Loads each model at most once per process, on first use, thread-safely."""
 
-    def __init__(self, device: str, cache_dir: Path, max_input_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        device: str,
+        cache_dir: Path,
+        max_input_tokens: int | None = None,
+        dtype: str = "auto",
+    ) -> None:
         self.device = device
+        self.dtype = dtype
         self.cache_dir = cache_dir
         self.max_input_tokens = max_input_tokens
         self._lock = threading.Lock()
@@ -463,7 +470,7 @@ class SummarizerCache:
     @classmethod
     def from_settings(cls, settings: Settings) -> SummarizerCache:
         """The cache for a deployment's device, model folder and input window."""
-        return cls(settings.device, settings.cache_dir, settings.max_input_tokens)
+        return cls(settings.device, settings.cache_dir, settings.max_input_tokens, settings.dtype)
 
     def get(self, spec: ModelSpec) -> Summarizer:
         """The summarizer for `spec`, loading it the first time (raises ModelUnavailable)."""
@@ -472,7 +479,7 @@ class SummarizerCache:
             if key in self._summarizers:
                 return self._summarizers[key]
             try:
-                loaded = models.load(spec, self.device, self.cache_dir)
+                loaded = models.load(spec, self.device, self.cache_dir, self.dtype)
             except models.ModelError as exc:
                 self._errors[spec.name] = str(exc)
                 raise

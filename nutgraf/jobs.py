@@ -201,9 +201,15 @@ def new_job_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def cache_key(text: str, title: str | None, model: ModelSpec, options: SummaryOptions) -> str:
+def cache_key(
+    text: str,
+    title: str | None,
+    model: ModelSpec,
+    options: SummaryOptions,
+    precision: str = "auto",
+) -> str:
     """sha256 over everything that changes the output: normalized text and title, model
-    name and revision, and every option."""
+    name and revision, the weights' precision (NUTGRAF_DTYPE), and every option."""
     material = json.dumps(
         {
             "v": CACHE_KEY_VERSION,
@@ -211,6 +217,7 @@ def cache_key(text: str, title: str | None, model: ModelSpec, options: SummaryOp
             "title": normalize(title) if title else None,
             "model": model.name,
             "revision": model.revision,
+            "precision": precision,
             "options": options.model_dump(mode="json"),
         },
         sort_keys=True,
@@ -272,11 +279,17 @@ class JobStore:
     """All Redis keys of nutgraf live behind this class."""
 
     def __init__(
-        self, client: redis.Redis, job_ttl_s: int, cache_ttl_s: int, prefix: str = PREFIX
+        self,
+        client: redis.Redis,
+        job_ttl_s: int,
+        cache_ttl_s: int,
+        prefix: str = PREFIX,
+        precision: str = "auto",
     ) -> None:
         # Any: the client decodes to str (decode_responses=True), which redis-py's types
         # cannot express; they would force a cast at every call.
         self.redis: Any = client
+        self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
         self.prefix = prefix
@@ -290,7 +303,13 @@ class JobStore:
 
     @classmethod
     def from_url(
-        cls, url: str, job_ttl_s: int, cache_ttl_s: int, *, patient: bool = False
+        cls,
+        url: str,
+        job_ttl_s: int,
+        cache_ttl_s: int,
+        *,
+        patient: bool = False,
+        precision: str = "auto",
     ) -> JobStore:
         """Connect lazily. `patient` clients (workers) ride out a Redis restart of about a
         minute; impatient ones (the API) fail fast so clients get a 503 at once."""
@@ -304,7 +323,7 @@ class JobStore:
             retry=retry,
             retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         )
-        return cls(client, job_ttl_s, cache_ttl_s)
+        return cls(client, job_ttl_s, cache_ttl_s, precision=precision)
 
     def key(self, kind: str, ident: str) -> str:
         """Namespaced key, e.g. nutgraf:job:<id>."""
@@ -324,7 +343,7 @@ class JobStore:
         """Record a new job, or find the cached result or in-flight job for the same input.
         A `batch_id` makes that batch count this job's end; with `max_queue`, new work is
         refused (outcome `overloaded`) while that many jobs are queued."""
-        digest = cache_key(text, title, model, options)
+        digest = cache_key(text, title, model, options, self.precision)
         job_id = new_job_id()
         record = {
             "id": job_id,

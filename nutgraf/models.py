@@ -166,8 +166,9 @@ def pick_device(requested: str) -> torch.device:
     return device
 
 
-def load(spec: ModelSpec, device: str, cache_dir: Path) -> LoadedModel:
-    """Load weights and tokenizer, put the model in eval mode and check nothing is missing."""
+def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> LoadedModel:
+    """Load weights and tokenizer, put the model in eval mode and check nothing is missing.
+    `dtype` auto: float16 on CUDA, float32 on CPU; or float32, bfloat16, float16."""
     import torch
     from transformers import (
         AutoConfig,
@@ -187,9 +188,16 @@ def load(spec: ModelSpec, device: str, cache_dir: Path) -> LoadedModel:
             "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
         )
         auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
-        # Half precision halves memory and doubles speed on GPUs; CPUs lack fast fp16 kernels.
-        dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
-        model, info = auto.from_pretrained(folder, dtype=dtype, output_loading_info=True, **kwargs)
+        # Half precision halves memory and doubles speed on GPUs; CPUs lack fast fp16
+        # kernels, but many have bfloat16 ones (AVX512-BF16, AMX): opt-in, as it changes
+        # the output slightly.
+        if dtype == "auto":
+            weights = torch.float16 if torch_device.type == "cuda" else torch.float32
+        else:
+            weights = getattr(torch, dtype)
+        model, info = auto.from_pretrained(
+            folder, dtype=weights, output_loading_info=True, **kwargs
+        )
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"model {spec.name!r} cannot be loaded: {_first_line(exc)}") from exc
     missing = [k for k in info.get("missing_keys", []) if not _is_tied(model, k)]

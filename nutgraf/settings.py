@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     )
     model_revision: str = Field(default="main", description="Hub revision for HF ids.")
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="Weights' precision; auto: float16 on CUDA, float32 on CPU.",
+    )
     max_input_tokens: int | None = Field(
         default=None, ge=64, description="Force a smaller input window than the model's."
     )

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["nutgraf.settings"] = settings
     app.extensions["nutgraf.store"] = JobStore.from_url(
-        settings.redis_url, settings.job_ttl_s, settings.cache_ttl_s
+        settings.redis_url, settings.job_ttl_s, settings.cache_ttl_s, precision=settings.dtype
     )
     app.extensions["nutgraf.queue"] = queue or Queue(settings)
     register_error_handlers(app)

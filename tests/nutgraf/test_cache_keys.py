@@ -86,3 +86,8 @@ def test_every_length_has_its_own_key() -> None:
     lengths = ["headline", "short", "medium", "long"]
     keys = {key(options=SummaryOptions(length=length)) for length in lengths}  # type: ignore[arg-type]
     assert len(keys) == len(lengths)
+
+
+def test_the_weights_precision_is_part_of_the_key() -> None:
+    assert cache_key(TEXT, TITLE, MODEL, OPTIONS, "bfloat16") != key()
+    assert cache_key(TEXT, TITLE, MODEL, OPTIONS, "auto") == key()

@@ -184,3 +184,13 @@ def test_missing_weights_is_unavailable(tiny_bart_dir: Path, tmp_path: Path) -> 
 def test_unknown_model() -> None:
     with pytest.raises(models.UnknownModel, match="no-such-model"):
         models.resolve("no-such-model")
+
+
+def test_bfloat16_weights_summarize_on_the_cpu(spec: ModelSpec, tmp_path: Path) -> None:
+    import torch
+
+    cache = SummarizerCache("cpu", tmp_path / "cache", dtype="bfloat16")
+    summarizer = cache.get(spec)
+    assert summarizer.loaded.model.dtype == torch.bfloat16
+    result = summarizer.summarize(Article(MEDIUM_TEXT, options=SHORT))
+    assert result.summary.strip() and result.generated_tokens > 0
