@@ -259,7 +259,7 @@ class NewBatch:
     """A recorded batch and the job ids the caller must enqueue."""
 
     batch_id: str
-    to_enqueue: list[tuple[str, BatchEntry]]
+    to_enqueue: list[tuple[str, str, BatchEntry]]  # job id, cache key, entry
 
 
 @dataclass(frozen=True)
@@ -437,10 +437,6 @@ class JobStore:
             return None
         return public_body(raw)
 
-    def cache_key_of(self, job_id: str) -> str:
-        """The cache key a job's result will be stored under."""
-        return str(self.redis.hget(self.key("job", job_id), "cache_key") or "")
-
     def wait_for_end(self, job_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The job's body once it has ended, or as it stands after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
@@ -563,7 +559,7 @@ class JobStore:
             },
         )
         self.redis.expire(batch_key, self.job_ttl_s)
-        to_enqueue: list[tuple[str, BatchEntry]] = []
+        to_enqueue: list[tuple[str, str, BatchEntry]] = []
         ended_at_once = {"succeeded": 0, "failed": 0}
         pairs: list[str] = []
         for entry in entries:
@@ -581,7 +577,7 @@ class JobStore:
                 if sub.outcome == "cached":
                     ended_at_once["succeeded"] += 1
                 elif sub.outcome == "created":
-                    to_enqueue.append((job_id, entry))
+                    to_enqueue.append((job_id, sub.cache_key, entry))
             pairs.append(json.dumps([entry.client_id, job_id]))
         items_key = self.key("batch_items", batch_id)
         with self.redis.pipeline() as pipe:
@@ -606,31 +602,34 @@ class JobStore:
         raw = self.redis.hgetall(self.key("batch", batch_id))
         if not raw:
             return None
-        items = self._batch_items(batch_id)
-        with self.redis.pipeline() as pipe:
-            for _, job_id in items:
-                pipe.hget(self.key("job", job_id), "status")
-            statuses = pipe.execute()
-        counts = {"total": int(raw["total"]), "queued": 0, "running": 0}
-        counts.update({status: 0 for status in TERMINAL})
-        for status in statuses:
-            key = status if status in counts else "failed"  # an expired item record
-            counts[key] += 1
-        ended = sum(counts[status] for status in TERMINAL)
+        # Ended items are counted by the script that ends them; only while some are
+        # pending do their records need reading, to tell running ones from queued.
+        total, done = int(raw["total"]), int(raw["done"])
+        running = 0
+        if done < total:
+            with self.redis.pipeline() as pipe:
+                for _, job_id in self._batch_items(batch_id):
+                    pipe.hget(self.key("job", job_id), "status")
+                running = pipe.execute().count("running")
+        counts = {"total": total, "queued": total - done - running, "running": running}
+        counts.update({status: int(raw.get(status, 0)) for status in TERMINAL})
         status = raw["status"]
-        if status == "queued" and (counts["running"] or ended):
+        if status == "queued" and done + running:
             status = "running"
-        total = counts["total"]
         return {
             "id": raw["id"],
             "status": status,
             "created_at": raw["created_at"],
             "completed_at": raw.get("completed_at") or None,
             "counts": counts,
-            "progress": round(ended / total, 4) if total else 1.0,
+            "progress": round(done / total, 4) if total else 1.0,
             "callback": callback_body(raw),
             "results_url": f"/v1/batches/{batch_id}/results",
         }
+
+    def batch_exists(self, batch_id: str) -> bool:
+        """Whether a batch is known (and not expired)."""
+        return bool(self.redis.exists(self.key("batch", batch_id)))
 
     def batch_results(
         self, batch_id: str, cursor: int, limit: int

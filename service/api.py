@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import ValidationError
 
 from nutgraf import models
@@ -182,6 +182,7 @@ def _job_response(
     body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> tuple[Response, int, dict[str, str]]:
     headers = dict(headers or {})
+    g.job_id = body["id"]  # for the request's log line
     if body["status"] in TERMINAL and body["status"] != "cancelled":
         return jsonify(body), 200, headers
     headers["Location"] = f"/v1/summaries/{body['id']}"
@@ -209,6 +210,7 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
     body = body or store.get(job_id)
     if body is None:
         raise Unavailable("the job record vanished; try again")
+    g.cached = body["cached"]  # counted by /metrics; a replay was counted the first time
     headers = {}
     wait_s = requested_wait_s()
     if wait_s and body["status"] not in TERMINAL:
@@ -362,6 +364,7 @@ def create_batch() -> tuple[Response, int, dict[str, str]]:
     body = store.get_batch(batch_id)
     if body is None:
         raise NotFound("the batch this Idempotency-Key created has expired")
+    g.batch_id = batch_id  # for the request's log line
     headers["Location"] = f"/v1/batches/{batch_id}"
     return jsonify(body), 202, headers
 
@@ -370,11 +373,11 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
     new = store.create_batch(entries, defaults.callback_url)
     queue = _queue()
     unreachable: Exception | None = None
-    for job_id, entry in new.to_enqueue:
+    for job_id, digest, entry in new.to_enqueue:
         assert entry.options is not None and entry.text is not None
         if entry.options.mode == "extractive":
             result = summarize_extractive(Article(entry.text, entry.title, entry.options))
-            store.succeed(job_id, store.cache_key_of(job_id), models.EXTRACTIVE, result)
+            store.succeed(job_id, digest, models.EXTRACTIVE, result)
         elif unreachable is not None:
             store.fail(job_id, "unavailable", f"the job queue was unreachable: {unreachable}")
         else:
@@ -391,8 +394,17 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
 def _batch_or_404(batch_id: str) -> dict[str, Any]:
     body = _store().get_batch(batch_id) if len(batch_id) <= MAX_ID_CHARS else None
     if body is None:
-        raise NotFound(f"no batch {batch_id!r} (never existed, or expired)")
+        raise _no_batch(batch_id)
     return body
+
+
+def _no_batch(batch_id: str) -> NotFound:
+    return NotFound(f"no batch {batch_id!r} (never existed, or expired)")
+
+
+def _check_batch_exists(batch_id: str) -> None:
+    if len(batch_id) > MAX_ID_CHARS or not _store().batch_exists(batch_id):
+        raise _no_batch(batch_id)
 
 
 @v1.get("/batches/<batch_id>")
@@ -404,7 +416,7 @@ def get_batch(batch_id: str) -> Response:
 @v1.get("/batches/<batch_id>/results")
 def get_batch_results(batch_id: str) -> Response:
     """A page of per-item results: `cursor` (from next_cursor) and `limit` (1 to 1000)."""
-    _batch_or_404(batch_id)
+    _check_batch_exists(batch_id)
     cursor = _int_arg("cursor", 0, 0, 10**9)
     limit = _int_arg("limit", 100, 1, MAX_RESULTS_PAGE)
     items, next_cursor = _store().batch_results(batch_id, cursor, limit)
@@ -423,7 +435,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @v1.delete("/batches/<batch_id>")
 def cancel_batch(batch_id: str) -> Response:
     """Cancel every item of a batch that no worker has started."""
-    _batch_or_404(batch_id)
+    _check_batch_exists(batch_id)
     cancelled = _store().cancel_batch(batch_id)
     log.info("batch %s: %d item(s) cancelled", batch_id, cancelled)
     return jsonify(_batch_or_404(batch_id))

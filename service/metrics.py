@@ -8,7 +8,6 @@ runs several (service/server.py sets it). Worker metrics and job states come fro
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -205,7 +204,7 @@ def _end(response: Response) -> Response:
         "duration_ms": round(seconds * 1000, 1),
         "request_id": request_id,
     }
-    fields.update(_ids_and_cache(response, route))
+    fields.update(_ids_and_cache())
     request_log.info(
         "%s %s %d %.1fms",
         request.method,
@@ -217,30 +216,20 @@ def _end(response: Response) -> Response:
     return response
 
 
-def _ids_and_cache(response: Response, route: str) -> dict[str, str]:
-    """The job or batch id a request concerns, and the cache count of a summary POST."""
+def _ids_and_cache() -> dict[str, str]:
+    """The job or batch id a request concerns (from the URL, or as the view noted it in
+    `g`), and the cache outcome of a summary POST, counted once."""
     ids = {
         name: str(value)
         for name, value in (request.view_args or {}).items()
         if name in ("job_id", "batch_id")
     }
-    if request.method != "POST" or response.status_code not in (200, 202):
-        return ids
-    if not response.is_json or response.is_streamed:
-        return ids
-    try:
-        body = json.loads(response.get_data())
-    except ValueError:
-        return ids
-    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-        return ids
-    if "/batches" in route:
-        ids.setdefault("batch_id", body["id"])
-    elif "/summaries" in route:
-        ids.setdefault("job_id", body["id"])
-        # A replayed Idempotency-Key answers an earlier POST, which was counted then.
-        if isinstance(body.get("cached"), bool) and "Idempotent-Replayed" not in response.headers:
-            (CACHE_HITS if body["cached"] else CACHE_MISSES).inc()
+    for name in ("job_id", "batch_id"):
+        if name not in ids and g.get(name):
+            ids[name] = str(g.get(name))
+    cached = g.get("cached")
+    if isinstance(cached, bool):
+        (CACHE_HITS if cached else CACHE_MISSES).inc()
     return ids
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -40,7 +41,7 @@ class Runtime:
     warming: bool = True
     _producer: Any = None
 
-    @property
+    @functools.cached_property
     def telemetry(self) -> Telemetry:
         """Where this process records metrics for the API's /metrics (in Redis)."""
         return Telemetry(self.store.redis, self.store.prefix)
