@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -458,9 +459,11 @@ class SummarizerCache:
         cache_dir: Path,
         max_input_tokens: int | None = None,
         dtype: str = "auto",
+        on_load: Callable[[ModelSpec, float], None] | None = None,
     ) -> None:
         self.device = device
         self.dtype = dtype
+        self.on_load = on_load  # told (spec, seconds) after each model loads
         self.cache_dir = cache_dir
         self.max_input_tokens = max_input_tokens
         self._lock = threading.Lock()
@@ -468,9 +471,13 @@ class SummarizerCache:
         self._errors: dict[str, str] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SummarizerCache:
-        """The cache for a deployment's device, model folder and input window."""
-        return cls(settings.device, settings.cache_dir, settings.max_input_tokens, settings.dtype)
+    def from_settings(
+        cls, settings: Settings, on_load: Callable[[ModelSpec, float], None] | None = None
+    ) -> SummarizerCache:
+        """The cache for a deployment's device, model folder, input window and precision."""
+        return cls(
+            settings.device, settings.cache_dir, settings.max_input_tokens, settings.dtype, on_load
+        )
 
     def get(self, spec: ModelSpec) -> Summarizer:
         """The summarizer for `spec`, loading it the first time (raises ModelUnavailable)."""
@@ -500,6 +507,11 @@ class SummarizerCache:
             )
             summarizer = Summarizer(loaded, self.max_input_tokens)
             self._summarizers[key] = summarizer
+            if self.on_load is not None:
+                try:
+                    self.on_load(spec, loaded.load_seconds)
+                except Exception as exc:  # a metric must never cost a loaded model
+                    log.warning("on_load for %s failed: %s", spec.name, exc)
             return summarizer
 
     def states(self) -> dict[str, dict[str, str]]:

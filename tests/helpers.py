@@ -22,6 +22,15 @@ TEST_MODEL = "smollm2-135m"
 WORKER_START_TIMEOUT_S = 300
 
 
+# A short news story the integration tests vary (a tag, a name) to get distinct articles.
+STORY = (
+    "The city council of Lakeport voted 7 to 2 on Tuesday to build a new library on Harbor "
+    "Street. Mayor Ana Ruiz said construction will start in March and cost 12 million "
+    "dollars. Opponents said the money should go to road repairs. The library will open "
+    "in 2028 and hold 200,000 books, the council said."
+)
+
+
 class WorkerProcess:
     """`nutgraf worker` as a real child process that tests can kill and restart."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nutgraf import models
-from nutgraf.engine import Summarizer, SummarizerCache, set_torch_threads
+from nutgraf.engine import SummarizerCache, set_torch_threads
 from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
 from nutgraf.telemetry import Telemetry
@@ -34,17 +33,13 @@ class Runtime:
     settings: Settings
     store: JobStore
     summarizers: SummarizerCache
+    telemetry: Telemetry  # metrics for the API's /metrics, kept in Redis
     # The random part keeps ids unique when a restarted container reuses hostname and pid.
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
     warming: bool = True
     _producer: Any = None
-
-    @functools.cached_property
-    def telemetry(self) -> Telemetry:
-        """Where this process records metrics for the API's /metrics (in Redis)."""
-        return Telemetry(self.store.redis, self.store.prefix)
 
     def start_background(self) -> None:
         """Load the default model and announce this process, both off the task path."""
@@ -116,23 +111,6 @@ class Runtime:
             log.warning("heartbeat failed: %s", exc)
 
 
-class _MeteredSummarizerCache(SummarizerCache):
-    """The model cache, reporting each model's load time to the shared metrics."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.telemetry: Telemetry | None = None
-        self._reported: set[str] = set()
-
-    def get(self, spec: models.ModelSpec) -> Summarizer:
-        summarizer = super().get(spec)
-        key = f"{spec.name}@{spec.revision}"
-        if self.telemetry is not None and key not in self._reported:
-            self._reported.add(key)
-            self.telemetry.model_loaded(spec.name, summarizer.loaded.load_seconds)
-        return summarizer
-
-
 _runtime: Runtime | None = None
 
 
@@ -145,10 +123,11 @@ def init(settings: Settings, processes: int) -> Runtime:
     store = JobStore.from_url(
         settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s, patient=True
     )
-    summarizers = _MeteredSummarizerCache.from_settings(settings)
-    assert isinstance(summarizers, _MeteredSummarizerCache)  # from_settings builds a cls
-    _runtime = Runtime(settings, store, summarizers)
-    summarizers.telemetry = _runtime.telemetry
+    telemetry = Telemetry(store.redis, store.prefix)
+    summarizers = SummarizerCache.from_settings(
+        settings, on_load=lambda spec, seconds: telemetry.model_loaded(spec.name, seconds)
+    )
+    _runtime = Runtime(settings, store, summarizers, telemetry)
     _runtime.start_background()
     return _runtime
 

@@ -21,20 +21,13 @@ import redis
 from flask import Flask
 from werkzeug.serving import make_server
 
-from helpers import REPO, WorkerProcess, wait_for
+from helpers import REPO, STORY, WorkerProcess, wait_for
 from nutgraf.batch_cli import output_line, read_output, scan_input
 from nutgraf.client import BatchItemResult, Client, NutgrafError
 from nutgraf.settings import Settings
 from service import create_app
 
 pytestmark = pytest.mark.integration
-
-STORY = (
-    "The city council of Lakeport voted 7 to 2 on Tuesday to build a new library on Harbor "
-    "Street. Mayor Ana Ruiz said construction will start in March and cost 12 million "
-    "dollars. Opponents said the money should go to road repairs. The library will open "
-    "in 2028 and hold 200,000 books, the council said."
-)
 
 
 def story(tag: str) -> str:

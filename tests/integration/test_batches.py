@@ -10,19 +10,12 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from helpers import WorkerProcess, wait_for
+from helpers import STORY, WorkerProcess, wait_for
 from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
 from service import create_app
 
 pytestmark = pytest.mark.integration
-
-STORY = (
-    "The city council of Lakeport voted 7 to 2 on Tuesday to build a new library on Harbor "
-    "Street. Mayor Ana Ruiz said construction will start in March and cost 12 million "
-    "dollars. Opponents said the money should go to road repairs. The library will open "
-    "in 2028 and hold 200,000 books, the council said."
-)
 
 
 @pytest.fixture()
