@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 from flask.testing import FlaskClient
 
 from nutgraf.jobs import JobStore
@@ -90,6 +91,14 @@ class WorkerProcess:
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the worker's log, for failure messages."""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def answers_200(url: str) -> bool:
+    """True once a GET of `url` answers 200 (False while nothing listens there)."""
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
 def wait_for(

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from helpers import TEST_MODEL, WorkerProcess, poll_job, wait_for
+from helpers import TEST_MODEL, WorkerProcess, answers_200, poll_job, wait_for
 from nutgraf.logs import json_formatter
 from nutgraf.redis_server import RedisServer, free_port
 from nutgraf.settings import Settings, env_for_children
@@ -256,14 +256,7 @@ def test_gunicorn_api_serves_metrics_of_all_its_processes(
             stderr=subprocess.STDOUT,
         )
     try:
-
-        def up() -> bool:
-            try:
-                return requests.get(f"{base}/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, 120, "the API to answer", interval_s=0.25)
+        wait_for(lambda: answers_200(f"{base}/healthz"), 120, "the API to answer")
         assert len(list(temp.glob("nutgraf-metrics-*"))) == 1
         for _ in range(20):  # a new connection each: gunicorn spreads them over its workers
             assert requests.get(f"{base}/healthz", timeout=5).status_code == 200

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from helpers import TEST_MODEL, wait_for
+from helpers import TEST_MODEL, answers_200, wait_for
 from nutgraf.redis_server import free_port
 
 
@@ -33,14 +33,7 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
             stderr=subprocess.STDOUT,
         )
     try:
-
-        def ready() -> bool:
-            try:
-                return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(ready, 300, "readyz 200", interval_s=0.5)
+        wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200", interval_s=0.5)
         parts = psutil.Process(serve.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in parts)
         assert "redis-server" in names and "worker" in names and "api" in names
