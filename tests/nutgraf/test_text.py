@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
+
 import pytest
 
 from nutgraf.text import clean_summary, normalize, sentences, split_sentences
@@ -24,6 +28,14 @@ def test_normalize_equal(left: str, right: str) -> None:
 
 def test_normalize_output() -> None:
     assert normalize(" \u201cIt\u2019s\u201d \n  done ") == '"It\'s" done'
+
+
+def test_normalize_collapses_every_unicode_whitespace_like_the_regex() -> None:
+    # Cache keys must not change: normalize() once used re.sub(r"\\s+", " ", ...).strip().
+    spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    text = f"{spaces}Budget{spaces}vote{spaces}\u00a0delayed.{spaces}"
+    expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    assert normalize(text) == expected == "Budget vote delayed."
 
 
 @pytest.mark.parametrize(
