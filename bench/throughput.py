@@ -6,12 +6,14 @@ Same articles, same model, same generation budget for every row. It prints artic
 and generated tokens/s for the raw model one at a time, the raw model at its best batch
 size, and the service (HTTP, Redis, a Celery worker) with N articles POSTed at once; then
 latency of cache-hit POSTs and GETs under concurrent clients against /healthz on the
-same server; then the worker's peak memory against the size of the model's weights.
+same server and a bare Flask app under the same gunicorn settings; then the worker's
+peak memory against the size of the model's weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -177,6 +180,34 @@ def service_run(service: Service, texts: list[str]) -> tuple[float, int, dict[st
     return elapsed, tokens, peak
 
 
+@contextlib.contextmanager
+def bare_server() -> Iterator[str]:
+    """bench/bare_app.py (one route, no middleware) under the API's gunicorn settings,
+    while the block runs: the ceiling of the framework and server on this machine."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url + "/healthz", timeout=2).raise_for_status()
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("bench/bare_app.py did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 WRK_POST = """
 wrk.method = "POST"
 wrk.body = [==[%s]==]
@@ -323,6 +354,11 @@ def main() -> None:
             reference = reference or result["rps"]
             print(f"{name:28}{result['p50_ms']:10.1f}{result['p99_ms']:10.1f}"
                   f"{result['rps']:10.0f}{result['rps'] / reference:11.2f}x")  # fmt: skip
+        with bare_server() as bare_url:
+            result = load(bare_url + "/healthz", "GET", None, args.clients, args.seconds)
+        print(f"{'bare Flask app, same server':28}{result['p50_ms']:10.1f}"
+              f"{result['p99_ms']:10.1f}{result['rps']:10.0f}"
+              f"{result['rps'] / reference:11.2f}x")  # fmt: skip
 
     mb = 1024 * 1024
     budget = 1.5 * weights + 300 * mb

@@ -49,19 +49,13 @@ class _RootLogger(Logger):
         self.error_log.propagate = True
 
 
-def run(settings: Settings) -> None:
-    """Serve the API on settings.host:settings.port until stopped."""
-    # Each gunicorn process keeps its metrics in files here and /metrics sums them all.
-    # Set before any process imports prometheus_client (it reads this at import), and
-    # fresh per run: files left by an earlier run would be counted again.
-    if "prometheus_client" in sys.modules:
-        log.error("prometheus_client was imported too early; /metrics shows one process")
-    metrics_dir = tempfile.mkdtemp(prefix="nutgraf-metrics-")
-    os.environ[MULTIPROC_ENV] = metrics_dir
-    options = {
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """How the API is served (bench/throughput.py serves a bare app the same way)."""
+    return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.api_workers,
-        # Threads: requests spend their time waiting on Redis, not on the CPU.
+        # Threads: requests spend their time waiting on Redis, not on the CPU, and a
+        # `Prefer: wait` request holds its thread while it waits.
         "worker_class": "gthread",
         "threads": 8,
         "timeout": 60,
@@ -71,9 +65,20 @@ def run(settings: Settings) -> None:
         "logger_class": _RootLogger,
         "loglevel": settings.log_level.lower(),
     }
+
+
+def run(settings: Settings) -> None:
+    """Serve the API on settings.host:settings.port until stopped."""
+    # Each gunicorn process keeps its metrics in files here and /metrics sums them all.
+    # Set before any process imports prometheus_client (it reads this at import), and
+    # fresh per run: files left by an earlier run would be counted again.
+    if "prometheus_client" in sys.modules:
+        log.error("prometheus_client was imported too early; /metrics shows one process")
+    metrics_dir = tempfile.mkdtemp(prefix="nutgraf-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir
     master = os.getpid()
     try:
-        _GunicornApp(settings, options).run()
+        _GunicornApp(settings, gunicorn_options(settings)).run()
     finally:
         # Workers are forked from this frame and leave through it too: only the master,
         # at the very end, may remove the files the others still write.
