@@ -113,3 +113,34 @@ def test_options_are_validated(client: FlaskClient) -> None:
         response = client.post("/v1/summaries", json={"text": "Some news.", **bad})
         assert response.status_code == 422, bad
         assert response.get_json()["error"]["code"] == "invalid_request"
+
+
+def test_in_place_kv_cache_gives_the_tokens_of_plain_generate(
+    bundled: Summarizer, sample_article: str
+) -> None:
+    """The worker's buffered key/value cache (less memory) must not change a summary."""
+    import torch
+
+    from nutgraf.engine import _buffered_cache
+
+    loaded = bundled.loaded
+    tokenizer = loaded.tokenizer
+    tokenizer.padding_side = "left"
+    options = SummaryOptions(length="short")
+    words = sample_article.split()
+    prompts = [
+        bundled.prompt_for(Article(" ".join(words[:120]), options=options)),
+        bundled.prompt_for(Article(" ".join(words[40:260]), options=options)),
+    ]
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    settings = {"max_new_tokens": 24, "do_sample": False, "repetition_penalty": 1.1}
+    rows, width = encoded["input_ids"].shape
+    cache = _buffered_cache(loaded.model, rows, width + 24)
+    assert cache is not None, "the bundled Llama model should take the buffered cache"
+    with torch.inference_mode():
+        plain = loaded.model.generate(**encoded, **settings, pad_token_id=tokenizer.pad_token_id)
+        buffered = loaded.model.generate(
+            **encoded, **settings, pad_token_id=tokenizer.pad_token_id, cache=cache
+        )
+    assert torch.equal(plain, buffered)
+    assert cache.layers[0].key_buffer.shape[2] == width + 24
