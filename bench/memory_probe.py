@@ -16,7 +16,7 @@ generated token ids equal those of the first variant listed.
 
 Variants: `raw` is the unchanged generate() call with glibc's default malloc settings (the
 baseline); `engine` calls Summarizer._generate, so it measures whatever nutgraf/engine.py
-does now (glibc's mmap threshold included); the others change one thing each (VARIANTS).
+does now; the others change one thing each (VARIANTS).
 RSS includes the weights only once a forward has touched them: a float32 model's
 safetensors are mapped from the file, so they are not resident at idle.
 """
@@ -61,6 +61,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
     "rows_static": ("prefill1 into a StaticCache for the whole generation", {}, "rows_static"),
     "rows_static_1m": ("rows_static, mmap threshold 1 MiB", {MMAP: str(1 << 20)}, "rows_static"),
     "prefill1_1m": ("prefill1, mmap threshold 1 MiB", {MMAP: str(1 << 20)}, "prefill1"),
+    "engine_1m": ("engine, mmap threshold 1 MiB", {MMAP: str(1 << 20)}, "engine"),
     "engine_4m": ("engine, mmap threshold 4 MiB", {MMAP: str(4 << 20)}, "engine"),
     "engine_16m": ("engine, mmap threshold 16 MiB", {MMAP: str(16 << 20)}, "engine"),
     "engine_thp": (

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import functools
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -410,14 +408,12 @@ class Summarizer:
             # Beam search stays closer to the source's wording than greedy decoding.
             generate_kwargs.update(num_beams=3, no_repeat_ngram_size=4, repetition_penalty=1.0)
         elif not seq2seq and loaded.device.type == "cpu":
-            # Peak memory: freed tensors go back to the OS at once, and the cache is filled
-            # in place. The default cache grows by concatenation, every layer's keys and
-            # values reallocated at every new token: with the first alone that page-faults
-            # ~40% onto the decoding time; without it, it fragments the heap.
+            # The key/value cache is filled in place: the default cache grows by
+            # concatenation, every layer's keys and values reallocated at every new token,
+            # which costs ~8% of a batch's time and ~200 MB of peak memory here.
             rows, prompt_tokens = encoded["input_ids"].shape
             cache = _buffered_cache(loaded.model, rows, prompt_tokens + max_new)
             if cache is not None:
-                return_freed_tensors_to_os()
                 generate_kwargs["cache"] = cache
         with torch.inference_mode():
             output = loaded.model.generate(**encoded, **generate_kwargs)
@@ -461,33 +457,6 @@ class Summarizer:
             messages, tokenize=False, add_generation_prompt=True
         )
         return prompt
-
-
-# glibc's mallopt() parameter M_MMAP_THRESHOLD (malloc.h), and the value set for CPU decoding.
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 1 << 20
-
-
-@functools.cache
-def return_freed_tensors_to_os() -> bool:
-    """Have glibc give every block of 1 MiB or more its own mapping, so that a freed tensor's
-    memory goes back to the OS at once; True when the setting took. Process-wide, once.
-
-    By default glibc raises this threshold each time a large block is freed (up to 32 MiB),
-    so most activations of a batched generate() come from the heap, which fragments and
-    keeps freed memory: the peak RSS of one batch of 8 x 790-token prompts (smollm2-135m,
-    float32) varied from 1.3 to 1.8 GB from run to run, and the process kept up to 650 MB
-    it no longer used. With the threshold fixed, and `_buffered_cache`, it is 1.3 GB every
-    run (bench/memory_probe.py); the prefill's fresh pages cost ~2 s a batch, which the
-    in-place cache mostly wins back in the decoding. Skipped when the operator set
-    MALLOC_MMAP_THRESHOLD_; a no-op where the C library is not glibc."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
 def _buffered_cache(model: Any, rows: int, capacity: int) -> Any:
