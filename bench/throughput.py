@@ -208,6 +208,7 @@ def bare_server() -> Iterator[str]:
         proc.wait(30)
 
 
+WARM_UP_S = 2.0
 WRK_POST = """
 wrk.method = "POST"
 wrk.body = [==[%s]==]
@@ -219,9 +220,10 @@ def load(url: str, method: str, body: Any, clients: int, seconds: float) -> dict
     """`clients` connections sending requests back to back for `seconds`: latency, rate.
     wrk (C, its own process) when installed; else Python threads, which share the
     server's cores and the GIL and so measure the load generator as much as the server."""
-    if shutil.which("wrk"):
-        return wrk_load(url, method, body, clients, seconds)
-    return python_load(url, method, body, clients, seconds)
+    run = wrk_load if shutil.which("wrk") else python_load
+    # Warm-up, not counted: every server process booted and every connection pool filled.
+    run(url, method, body, clients, WARM_UP_S)
+    return run(url, method, body, clients, seconds)
 
 
 def wrk_load(url: str, method: str, body: Any, clients: int, seconds: float) -> dict[str, float]:
@@ -346,7 +348,8 @@ def main() -> None:
             ("GET /v1/summaries/<id>", "GET", job_url, None),
         ]  # fmt: skip
         tool = "wrk, 2 threads" if shutil.which("wrk") else "Python threads (install wrk)"
-        print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s each ({tool})")
+        print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s each after "
+              f"{WARM_UP_S:.0f} s of warm-up ({tool})")  # fmt: skip
         print(f"{'':28}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}{'vs healthz':>12}")
         reference = 0.0
         for name, method, url, body in cases:
