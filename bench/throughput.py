@@ -160,18 +160,21 @@ def service_run(service: Service, texts: list[str]) -> tuple[float, int, dict[st
                 texts,
             )
         )
-    pending, tokens = set(posted), 0
+    # One job polled at a time, in the order they were posted: jobs of one batch end
+    # together, so the rest are then read back to back. Polling all 16 every 0.2 s took
+    # ~5% of the machine's CPU from the worker being measured.
+    pending, tokens = list(posted), 0
     deadline = time.monotonic() + 1800
     with requests.Session() as http:
         while pending and time.monotonic() < deadline:
-            for job_id in list(pending):
-                body = http.get(f"{service.url}/v1/summaries/{job_id}", timeout=10).json()
-                if body["status"] == "failed":
-                    raise RuntimeError(f"job failed: {body['error']}")
-                if body["status"] == "succeeded":
-                    pending.discard(job_id)
-                    tokens += body["output"]["tokens"]
-            time.sleep(0.2)  # polling costs CPU the worker needs; 0.2 s is noise here
+            body = http.get(f"{service.url}/v1/summaries/{pending[0]}", timeout=10).json()
+            if body["status"] == "failed":
+                raise RuntimeError(f"job failed: {body['error']}")
+            if body["status"] == "succeeded":
+                pending.pop(0)
+                tokens += body["output"]["tokens"]
+            else:
+                time.sleep(0.2)
     elapsed = time.perf_counter() - started
     stop.set()
     sampler.join()
