@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 from flask.testing import FlaskClient
 
@@ -91,6 +92,24 @@ class WorkerProcess:
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the worker's log, for failure messages."""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+@contextlib.contextmanager
+def started_worker(settings: Settings, log_path: Path) -> Iterator[WorkerProcess]:
+    """A worker for the block's length, its model loaded before the block runs."""
+    process = WorkerProcess(settings, log_path)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def own_database(server_url: str, number: int) -> str:
+    """The URL of database `number` on the test Redis, emptied: keys of one module's own."""
+    url = server_url.rsplit("/", 1)[0] + f"/{number}"
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 def answers_200(url: str) -> bool:

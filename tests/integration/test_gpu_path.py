@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import torch
 from flask.testing import FlaskClient
 
-from helpers import STORY, TEST_MODEL, WorkerProcess, poll_job
+from helpers import STORY, TEST_MODEL, WorkerProcess, own_database, poll_job, started_worker
 from nutgraf import models
 from nutgraf.engine import Article, SummarizerCache
 from nutgraf.redis_server import RedisServer
@@ -45,8 +44,7 @@ def _batch_sizes_of(ids: list[str], log: str) -> list[int]:
 @pytest.fixture(scope="module")
 def solo_settings(settings: Settings, redis_server: RedisServer) -> Settings:
     """The test deployment with the pool a GPU worker runs, on its own database."""
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{DATABASE}"
-    redis.Redis.from_url(url).flushdb()
+    url = own_database(redis_server.url, DATABASE)
     return settings.model_copy(update={"redis_url": url, "worker_pool": "solo"})
 
 
@@ -55,10 +53,8 @@ def solo_worker(
     solo_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     """A real solo-pool worker: the model loads in the worker's own process."""
-    process = WorkerProcess(solo_settings, tmp_path_factory.mktemp("solo") / "worker.log")
-    process.start()
-    yield process
-    process.stop()
+    with started_worker(solo_settings, tmp_path_factory.mktemp("solo") / "worker.log") as process:
+        yield process
 
 
 def test_solo_pool_worker_batches_jobs(solo_settings: Settings, solo_worker: WorkerProcess) -> None:
@@ -90,17 +86,12 @@ def test_cuda_loads_half_precision_and_summarizes_a_batch(tmp_path: Path) -> Non
 def test_cuda_worker_picks_solo_and_summarizes(
     settings: Settings, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{DATABASE + 1}"
-    redis.Redis.from_url(url).flushdb()
+    url = own_database(redis_server.url, DATABASE + 1)
     cuda = settings.model_copy(update={"redis_url": url, "device": "cuda"})
-    process = WorkerProcess(cuda, tmp_path / "worker.log")
-    process.start()
-    try:
+    with started_worker(cuda, tmp_path / "worker.log") as process:
         client = create_app(cuda).test_client()
         ids = _submit_together(client, 2)
         for job_id in ids:
             assert poll_job(client, job_id)["status"] == "succeeded", process.log_tail()
         log = process.log_tail(200_000)
-        assert "pool=solo" in log and "on cuda" in log
-    finally:
-        process.stop()
+    assert "pool=solo" in log and "on cuda" in log

@@ -11,10 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
-from helpers import WorkerProcess, wait_for
+from helpers import WorkerProcess, own_database, started_worker, wait_for
 from nutgraf.redis_server import RedisServer
 from nutgraf.settings import Settings
 from nutgraf.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -79,8 +78,7 @@ class Receiver:
 @pytest.fixture(scope="module")
 def hooked_settings(settings: Settings, redis_server: RedisServer) -> Settings:
     """The test deployment with a webhook secret, on its own Redis database."""
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{DATABASE}"
-    redis.Redis.from_url(url).flushdb()
+    url = own_database(redis_server.url, DATABASE)
     return settings.model_copy(
         update={"redis_url": url, "webhook_secret": SECRET, "webhook_allow_private": True}
     )
@@ -91,10 +89,9 @@ def hooked_worker(
     hooked_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     """A real worker on that database: it delivers the callbacks."""
-    process = WorkerProcess(hooked_settings, tmp_path_factory.mktemp("hooked") / "worker.log")
-    process.start()
-    yield process
-    process.stop()
+    log_path = tmp_path_factory.mktemp("hooked") / "worker.log"
+    with started_worker(hooked_settings, log_path) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
