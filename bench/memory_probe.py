@@ -101,8 +101,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(2)
     from bench.throughput import make_articles
     from nutgraf import models
+    from nutgraf.contract import SummaryOptions
     from nutgraf.engine import TOKEN_BUDGETS, Article, Summarizer, _Pass
-    from nutgraf.schemas import SummaryOptions
     from nutgraf.settings import Settings
 
     name = args.variant

@@ -102,8 +102,8 @@ def _run_worker(settings: Settings) -> int:
 def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
     """Run the engine in this process on one file and print the summary."""
     from nutgraf import models
+    from nutgraf.contract import SummaryOptions
     from nutgraf.engine import Article, load_summarizer
-    from nutgraf.schemas import SummaryOptions
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
     if not text.strip():

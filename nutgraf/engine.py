@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nutgraf import models
-from nutgraf.models import LoadedModel, ModelSpec
-from nutgraf.schemas import (
+from nutgraf.contract import (
     HEADLINE_MAX_WORDS,
     SENTENCE_RANGES,
     Checks,
@@ -24,6 +23,7 @@ from nutgraf.schemas import (
     SummaryOptions,
     SummaryResult,
 )
+from nutgraf.models import LoadedModel, ModelSpec
 from nutgraf.settings import Settings
 from nutgraf.text import clean_summary, is_complete_sentence, sentences, word_count
 

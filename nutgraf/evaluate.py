@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from rouge_score import rouge_scorer, tokenizers
 from tqdm import tqdm
 
+from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions, SummaryResult
 from nutgraf.engine import Article
 from nutgraf.extractive import lead
-from nutgraf.schemas import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions, SummaryResult
 from nutgraf.settings import Settings
 from nutgraf.text import is_complete_sentence, sentences, word_count
 

@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from nutgraf.schemas import HEADLINE_MAX_WORDS, Length, Span
+from nutgraf.contract import HEADLINE_MAX_WORDS, Length, Span
 from nutgraf.text import is_complete_sentence, normalize, split_sentences, word_count
 
 # Sentences per length, inside SENTENCE_RANGES: extracted sentences are whole and often

@@ -14,8 +14,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from nutgraf.contract import SummaryOptions, SummaryResult
 from nutgraf.models import ModelSpec
-from nutgraf.schemas import SummaryOptions, SummaryResult
 from nutgraf.text import normalize
 
 PREFIX = "nutgraf"

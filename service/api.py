@@ -11,9 +11,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import ValidationError
 
 from nutgraf import models
+from nutgraf.contract import BatchItem, BatchRequest, SummaryRequest
 from nutgraf.engine import Article, summarize_extractive
 from nutgraf.jobs import TERMINAL, BatchEntry, JobStore
-from nutgraf.schemas import BatchItem, BatchRequest, SummaryRequest
 from nutgraf.settings import Settings
 from nutgraf.webhooks import check_callback_url
 from service.errors import (

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of the API at /openapi.json, and Swagger UI at /docs.
 
 Request and response schemas are not written here: they are the pydantic models that
-validate requests (nutgraf.schemas) and describe responses (nutgraf.api_models), turned
+validate requests (nutgraf.contract.requests) and describe responses (nutgraf.contract.responses), turned
 into JSON Schema by pydantic, so the document cannot drift from the validation.
 """
 
@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import nutgraf
-from nutgraf import api_models as am
-from nutgraf.schemas import BatchItem, BatchRequest, SummaryRequest
+from nutgraf.contract import BatchItem, BatchRequest, SummaryRequest
+from nutgraf.contract import responses as am
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 # Swagger UI 5 (flask-swagger-ui ships its dist files): version 4 cannot read OpenAPI 3.1.

@@ -30,7 +30,7 @@ def run_python(code: str) -> str:
 def test_core_imports_no_web_queue_or_model_stack() -> None:
     code = (
         "import nutgraf.engine, nutgraf.jobs, nutgraf.models, nutgraf.settings, nutgraf.text, "
-        "nutgraf.schemas, nutgraf.redis_server, nutgraf.cli; import sys; "
+        "nutgraf.contract, nutgraf.redis_server, nutgraf.cli; import sys; "
         "print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in {'flask','celery','torch','transformers'}))"
     )

@@ -11,9 +11,9 @@ from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
 from nutgraf import models
+from nutgraf.contract import SummaryResult
 from nutgraf.engine import Article, Summarizer
 from nutgraf.jobs import WorkItem
-from nutgraf.schemas import SummaryResult
 from nutgraf.settings import Settings
 from worker import runtime
 from worker.app import SUMMARIZE_TASK

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 
 from helpers import STORY, TEST_MODEL, WorkerProcess, own_database, poll_job, started_worker
 from nutgraf import models
+from nutgraf.contract import SummaryOptions
 from nutgraf.engine import Article, SummarizerCache
 from nutgraf.redis_server import RedisServer
-from nutgraf.schemas import SummaryOptions
 from nutgraf.settings import Settings
 from service import create_app
 

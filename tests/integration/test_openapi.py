@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
-from nutgraf import api_models as am
-from nutgraf.schemas import BatchItem, BatchRequest, SummaryRequest
+from nutgraf.contract import BatchItem, BatchRequest, SummaryRequest
+from nutgraf.contract import responses as am
 from service import errors
 from service.openapi import REF_TEMPLATE, build_document
 

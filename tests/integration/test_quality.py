@@ -7,8 +7,8 @@ from flask.testing import FlaskClient
 
 from helpers import REPO, TEST_MODEL
 from nutgraf import models
+from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions
 from nutgraf.engine import Article, Summarizer, SummarizerCache
-from nutgraf.schemas import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions
 from nutgraf.settings import Settings
 from nutgraf.text import is_complete_sentence, sentences, word_count
 

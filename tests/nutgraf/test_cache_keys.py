@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from nutgraf.contract import SummaryOptions
 from nutgraf.jobs import cache_key
 from nutgraf.models import ModelSpec
-from nutgraf.schemas import SummaryOptions
 
 TEXT = "The council voted on Tuesday.\n\nMr. Smith said \u201cit is done\u201d and left."
 TITLE = "Council votes"

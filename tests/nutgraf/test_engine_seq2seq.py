@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from nutgraf import models
+from nutgraf.contract import SummaryOptions
 from nutgraf.engine import TOKEN_BUDGETS, Article, Summarizer, SummarizerCache
 from nutgraf.models import ModelSpec
-from nutgraf.schemas import SummaryOptions
 
 # The tiny model's decoder has 128 positions too, so keep summaries short (headline: 40
 # new tokens at most, short: 80); longer budgets would run past its position table.

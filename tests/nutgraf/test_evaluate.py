@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rouge_score import rouge_scorer
 
+from nutgraf.contract import Checks, InputStats, SummaryOptions, SummaryResult
 from nutgraf.engine import Article, summarize_extractive
 from nutgraf.evaluate import (
     EvalInputError,
@@ -28,7 +29,6 @@ from nutgraf.evaluate import (
     within_length,
 )
 from nutgraf.extractive import lead
-from nutgraf.schemas import Checks, InputStats, SummaryOptions, SummaryResult
 from nutgraf.text import sentences, word_count
 
 ROOT = Path(__file__).resolve().parents[2]

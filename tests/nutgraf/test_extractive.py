@@ -8,8 +8,8 @@ from typing import cast
 
 import pytest
 
+from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
 from nutgraf.extractive import SENTENCES_PER_LENGTH, extract, lead
-from nutgraf.schemas import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
 from nutgraf.text import split_sentences, word_count
 
 ARTICLE = (Path(__file__).parent.parent / "data" / "montenegro-nato.txt").read_text("utf-8")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from nutgraf.contract import SummaryOptions
 from nutgraf.engine import is_degenerate, shape_summary
-from nutgraf.schemas import SummaryOptions
 
 RAW = (
     "Here is a summary:\n\n**Summary:** The council approved the budget on Monday. "

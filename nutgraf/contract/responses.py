@@ -1,7 +1,7 @@
 """Response bodies of the HTTP API v1, as pydantic models.
 
 They describe what the API sends (the OpenAPI document in service/openapi.py is generated
-from them and from the request models in nutgraf.schemas); the API builds its bodies as
+from them and from the request models in nutgraf.contract.requests); the API builds its bodies as
 plain dicts, and tests validate real responses against these models.
 """
 
@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nutgraf.schemas import Span, SummaryOptions
+from nutgraf.contract.options import SummaryOptions
+from nutgraf.contract.results import Span
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 BatchStatus = Literal["queued", "running", "succeeded", "partially_succeeded", "failed"]

@@ -1,31 +1,12 @@
-"""Request and result shapes shared by the API, the worker and the CLI."""
+"""Request bodies of the HTTP API v1 (they validate the requests and feed OpenAPI)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-Length = Literal["headline", "short", "medium", "long"]
-Format = Literal["paragraph", "bullets"]
-Mode = Literal["abstractive", "extractive"]
-
-# What an editor means by each length: (fewest, most) sentences, and a word cap for headlines.
-SENTENCE_RANGES: dict[Length, tuple[int, int]] = {
-    "headline": (1, 1),
-    "short": (1, 2),
-    "medium": (3, 4),
-    "long": (5, 7),
-}
-HEADLINE_MAX_WORDS = 20
+from nutgraf.contract.options import Format, Length, Mode, SummaryOptions
 
 
 def _not_blank(value: str) -> str:
@@ -36,19 +17,6 @@ def _not_blank(value: str) -> str:
 
 # An article body: a string with something in it besides whitespace.
 ArticleText = Annotated[StrictStr, AfterValidator(_not_blank)]
-
-
-class SummaryOptions(BaseModel):
-    """Every option that changes a summary; all of it goes into the cache key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    length: Length = "medium"
-    format: Format = "paragraph"
-    mode: Mode = "abstractive"
-    max_words: int | None = Field(default=None, ge=5, le=1000)
-    strict: bool = False
-    truncate: bool = False
 
 
 class SummaryRequest(BaseModel):
@@ -122,42 +90,3 @@ class BatchRequest(BaseModel):
             for name in ("model", "length", "format", "mode", "max_words", "strict", "truncate")
         }
         return SummaryRequest(text=item.text, title=item.title, **fields)
-
-
-class InputStats(BaseModel):
-    """What the engine read of the article."""
-
-    characters: int
-    tokens: int | None = Field(description="Model tokens read; null in extractive mode.")
-    chunks: int = 1
-    truncated: bool = False
-
-
-class Span(BaseModel):
-    """A sentence of the article: text == article[start:end]."""
-
-    text: str
-    start: int
-    end: int
-
-
-class Checks(BaseModel):
-    """Faithfulness report: numbers and names the summary states and the article lacks."""
-
-    unsupported: list[str] = Field(default_factory=list)
-    regenerated: bool = False
-
-
-class SummaryResult(BaseModel):
-    """What the engine returns for one article."""
-
-    summary: str
-    input: InputStats
-    bullets: list[str] | None = None
-    sentences: list[Span] | None = None
-    checks: Checks = Field(default_factory=Checks)
-    generated_tokens: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain-JSON form for Redis."""
-        return self.model_dump(mode="json")

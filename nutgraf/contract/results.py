@@ -1,0 +1,46 @@
+"""What the engine returns for one article, stored in the job record as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class InputStats(BaseModel):
+    """What the engine read of the article."""
+
+    characters: int
+    tokens: int | None = Field(description="Model tokens read; null in extractive mode.")
+    chunks: int = 1
+    truncated: bool = False
+
+
+class Span(BaseModel):
+    """A sentence of the article: text == article[start:end]."""
+
+    text: str
+    start: int
+    end: int
+
+
+class Checks(BaseModel):
+    """Faithfulness report: numbers and names the summary states and the article lacks."""
+
+    unsupported: list[str] = Field(default_factory=list)
+    regenerated: bool = False
+
+
+class SummaryResult(BaseModel):
+    """What the engine returns for one article."""
+
+    summary: str
+    input: InputStats
+    bullets: list[str] | None = None
+    sentences: list[Span] | None = None
+    checks: Checks = Field(default_factory=Checks)
+    generated_tokens: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form for Redis."""
+        return self.model_dump(mode="json")
