@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of the API at /openapi.json, and Swagger UI at /docs.
 
 Request and response schemas are not written here: they are the pydantic models that
-validate requests (nutgraf.contract.requests) and describe responses (nutgraf.contract.responses), turned
+validate requests (nutgraf.contract.requests) and describe responses
+(nutgraf.contract.responses), turned
 into JSON Schema by pydantic, so the document cannot drift from the validation.
 """
 
