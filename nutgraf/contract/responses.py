@@ -14,11 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nutgraf.contract.options import SummaryOptions
 from nutgraf.contract.results import Span
-
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-BatchStatus = Literal["queued", "running", "succeeded", "partially_succeeded", "failed"]
-# waiting: the job or batch has not ended; pending: due or being retried.
-CallbackState = Literal["waiting", "pending", "delivered", "failed"]
+from nutgraf.contract.states import BatchStatus, CallbackState, JobStatus
 
 
 class ResponseModel(BaseModel):
