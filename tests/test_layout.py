@@ -1,4 +1,12 @@
-"""Import boundaries: the core stays free of flask/celery, the API free of the model stack."""
+"""The architecture's boundaries, enforced: import direction, no cycles, small modules.
+
+Read by a newcomer as the map of what may import what:
+- nutgraf/ is the core library: it never imports flask, celery, service or worker;
+- service/ (the API) never loads the model stack, and uses worker/ only to enqueue;
+- worker/ never imports service/;
+- no import cycle anywhere, imports inside functions included;
+- no module over MAX_MODULE_LINES lines, and no Lua inside Python strings.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,20 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
+PACKAGES = ("nutgraf", "service", "worker")
+MAX_MODULE_LINES = 450
+# Third-party stacks each layer must stay free of (checked statically, any nesting).
+CORE_FORBIDDEN = {"flask", "werkzeug", "celery", "kombu", "gunicorn", "service", "worker"}
+WORKER_FORBIDDEN = {"flask", "werkzeug", "service"}
+# What the API may take from worker/: the Celery app it sends with and the one enqueue
+# function; never the tasks, the runtime or the model stack behind them.
+SERVICE_MAY_IMPORT_FROM_WORKER = {"worker.app", "worker.queue"}
 
 
 def run_python(code: str) -> str:
@@ -27,12 +46,157 @@ def run_python(code: str) -> str:
     return done.stdout
 
 
-def test_core_imports_no_web_queue_or_model_stack() -> None:
+def python_files(*tops: str) -> Iterator[Path]:
+    """Every .py file under the given top-level folders."""
+    for top in tops:
+        yield from sorted((ROOT / top).rglob("*.py"))
+
+
+def module_name(path: Path) -> str:
+    """Dotted module name of a project file (a package's __init__ is the package)."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in python_files(*PACKAGES)}
+
+
+def imported_names(path: Path) -> Iterator[tuple[str, int]]:
+    """(module, line) for every import in the file, wherever it stands (lazy ones too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module_name(path)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against this file's package
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                source = ".".join([*base, node.module] if node.module else base)
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                # `from pkg import sub` imports the submodule when there is one.
+                candidate = f"{source}.{alias.name}"
+                yield (candidate if candidate in MODULES else source), node.lineno
+
+
+def project_edges() -> dict[str, set[str]]:
+    """Import graph between the project's own modules."""
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for name, path in MODULES.items():
+        for target, _ in imported_names(path):
+            while target and target not in MODULES:  # `import a.b.c` of a name in a.b
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycles(graph) == [["a", "b", "c"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_lazy_imports_included() -> None:
+    cycles = find_cycles(project_edges())
+    assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_the_layout_has_the_packages_of_the_architecture() -> None:
+    for package in (
+        "nutgraf.contract",
+        "nutgraf.store",
+        "nutgraf.models",
+        "nutgraf.summarize",
+        "nutgraf.webhooks",
+        "nutgraf.client",
+        "service.routes",
+    ):
+        assert package in MODULES and MODULES[package].name == "__init__.py", package
+
+
+def _imports_from(top: str) -> Iterator[tuple[str, str, int]]:
+    for path in python_files(top):
+        for target, line in imported_names(path):
+            yield f"{path.relative_to(ROOT)}:{line}", target, line
+
+
+def test_core_imports_no_web_queue_service_or_worker() -> None:
+    found = [
+        (where, target)
+        for where, target, _ in _imports_from("nutgraf")
+        if target.split(".")[0] in CORE_FORBIDDEN
+    ]
+    assert found == []
+
+
+def test_worker_never_imports_the_web_side() -> None:
+    found = [
+        (where, target)
+        for where, target, _ in _imports_from("worker")
+        if target.split(".")[0] in WORKER_FORBIDDEN
+    ]
+    assert found == []
+
+
+def test_service_takes_only_the_enqueue_side_of_worker() -> None:
+    found = [
+        (where, target)
+        for where, target, _ in _imports_from("service")
+        if target.split(".")[0] == "worker" and target not in SERVICE_MAY_IMPORT_FROM_WORKER
+    ]
+    assert found == []
+
+
+def test_core_imports_load_no_web_queue_or_model_stack() -> None:
     code = (
-        "import nutgraf.engine, nutgraf.jobs, nutgraf.models, nutgraf.settings, nutgraf.text, "
-        "nutgraf.contract, nutgraf.redis_server, nutgraf.cli; import sys; "
-        "print(sorted(m for m in sys.modules "
-        "if m.split('.')[0] in {'flask','celery','torch','transformers'}))"
+        "import nutgraf.contract, nutgraf.store, nutgraf.models.specs, nutgraf.summarize, "
+        "nutgraf.settings, nutgraf.text, nutgraf.webhooks, nutgraf.client, nutgraf.cli; "
+        "import sys; print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in {'flask','celery','torch','transformers','service','worker'}))"
     )
     assert ast.literal_eval(run_python(code).strip()) == []
 
@@ -44,3 +208,41 @@ def test_api_imports_no_model_stack() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch','transformers'}))"
     )
     assert ast.literal_eval(run_python(code).strip()) == []
+
+
+@pytest.mark.parametrize("top", [*PACKAGES, "bench", "tests"])
+def test_no_module_over_the_line_limit(top: str) -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in python_files(top)
+    }
+    assert {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def _string_constants(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+
+
+def test_no_lua_inside_python_strings() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in python_files(*PACKAGES, "bench")
+        if any("redis.call(" in s or "redis.pcall(" in s for s in _string_constants(path))
+    ]
+    assert offenders == []
+
+
+def test_every_lua_script_names_its_keys_and_arguments() -> None:
+    scripts = sorted((ROOT / "nutgraf").rglob("*.lua"))
+    assert scripts, "the store's Lua scripts live in .lua files"
+    for script in scripts:
+        text = script.read_text()
+        header = "\n".join(
+            line for line in text.splitlines()[:30] if line.lstrip().startswith("--")
+        )
+        assert header, f"{script.name}: no header comment"
+        for word in ("KEYS", "ARGV"):
+            if f"{word}[" in text:
+                assert word in header, f"{script.name}: uses {word} without naming them on top"
