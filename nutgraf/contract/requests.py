@@ -1,12 +1,38 @@
-"""Request bodies of the HTTP API v1 (they validate the requests and feed OpenAPI)."""
+"""Request bodies of the HTTP API v1 (they validate the requests and feed OpenAPI).
+
+The option fields come from nutgraf.contract.options, never restated here. Pydantic
+orders a model's fields base class first (the last base first), then its own; the bases
+below are listed so that the published schemas keep the order people read them in.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
-from nutgraf.contract.options import Format, Length, Mode, SummaryOptions
+from nutgraf.contract.limits import MAX_CLIENT_ID_CHARS
+from nutgraf.contract.options import (
+    OPTION_FIELDS,
+    OptionFields,
+    SummaryOptions,
+    option_fields_model,
+)
+
+if TYPE_CHECKING:
+    # Type checkers cannot see fields made at run time: the described options have the
+    # very fields of OptionFields; an override's fields (possibly None) stay unknown.
+    _DescribedOptions = OptionFields
+
+    class _OptionOverrides(BaseModel):
+        pass
+
+else:
+    _DescribedOptions = option_fields_model("_DescribedOptions", described=True)
+    _OptionOverrides = option_fields_model("_OptionOverrides", overrides=True)
+
+# Requests take JSON as it is: no "5" for 5, no 1 for true.
+STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 def _not_blank(value: str) -> str:
@@ -19,74 +45,61 @@ def _not_blank(value: str) -> str:
 ArticleText = Annotated[StrictStr, AfterValidator(_not_blank)]
 
 
-class SummaryRequest(BaseModel):
-    """Body of POST /v1/summaries."""
+class _ItemId(BaseModel):
+    id: StrictStr = Field(
+        min_length=1, max_length=MAX_CLIENT_ID_CHARS, description="The client's own id."
+    )
 
-    model_config = ConfigDict(extra="forbid")
 
+class _Article(BaseModel):
     text: ArticleText = Field(description="The article body.")
     title: StrictStr | None = Field(default=None, description="Optional headline.")
+    model: StrictStr | None = None
+
+
+class SummaryRequest(_DescribedOptions, _Article):
+    """Body of POST /v1/summaries."""
+
+    model_config = STRICT
+
+    # Described here; a field declared again keeps its place (after `title`).
     model: StrictStr | None = Field(default=None, description="Preset name, HF id or path.")
-    length: Length = Field(default="medium", description="headline, short, medium or long.")
-    format: Format = Field(default="paragraph", description="paragraph, or bullets.")
-    mode: Mode = Field(default="abstractive", description="abstractive (model) or extractive.")
-    max_words: StrictInt | None = Field(default=None, ge=5, le=1000, description="Word cap.")
-    strict: StrictBool = Field(default=False, description="Regenerate once if unsupported.")
-    truncate: StrictBool = Field(default=False, description="Cut long articles, not chunk.")
     callback_url: StrictStr | None = Field(
         default=None, description="POSTed the signed job body when it ends (http or https)."
     )
 
     def options(self) -> SummaryOptions:
         """The output-changing options of this request."""
-        return SummaryOptions(
-            length=self.length,
-            format=self.format,
-            mode=self.mode,
-            max_words=self.max_words,
-            strict=self.strict,
-            truncate=self.truncate,
-        )
+        return SummaryOptions(**{name: getattr(self, name) for name in OPTION_FIELDS})
 
 
-class BatchItem(BaseModel):
+class BatchItem(_OptionOverrides, _Article, _ItemId):
     """One article of POST /v1/batches; options left out take the batch's defaults."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    id: StrictStr = Field(min_length=1, max_length=200, description="The client's own id.")
-    text: ArticleText = Field(description="The article body.")
-    title: StrictStr | None = Field(default=None, description="Optional headline.")
-    model: StrictStr | None = None
-    length: Length | None = None
-    format: Format | None = None
-    mode: Mode | None = None
-    max_words: StrictInt | None = Field(default=None, ge=5, le=1000)
-    strict: StrictBool | None = None
-    truncate: StrictBool | None = None
+    model_config = STRICT
 
 
-class BatchRequest(BaseModel):
+class _BatchItems(BaseModel):
+    # Not strict: the items are dicts to validate into BatchItem, not BatchItem objects.
+    items: list[BatchItem] = Field(
+        strict=False, description="The articles (at least one), each with an id."
+    )
+    model: StrictStr | None = Field(default=None, description="Default model for every item.")
+
+
+class BatchRequest(OptionFields, _BatchItems):
     """Body of POST /v1/batches: the items, and defaults for their options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    items: list[BatchItem] = Field(description="The articles (at least one), each with an id.")
-    model: StrictStr | None = Field(default=None, description="Default model for every item.")
-    length: Length = "medium"
-    format: Format = "paragraph"
-    mode: Mode = "abstractive"
-    max_words: StrictInt | None = Field(default=None, ge=5, le=1000)
-    strict: StrictBool = False
-    truncate: StrictBool = False
     callback_url: StrictStr | None = Field(
         default=None, description="POSTed the signed batch body when every item has ended."
     )
 
     def request_for(self, item: BatchItem) -> SummaryRequest:
         """The single-summary request an item stands for, with the batch's defaults."""
-        fields = {
-            name: getattr(item, name) if getattr(item, name) is not None else getattr(self, name)
-            for name in ("model", "length", "format", "mode", "max_words", "strict", "truncate")
-        }
+        fields: dict[str, Any] = {}
+        for name in ("model", *OPTION_FIELDS):
+            value = getattr(item, name)
+            fields[name] = value if value is not None else getattr(self, name)
         return SummaryRequest(text=item.text, title=item.title, **fields)
