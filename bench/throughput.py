@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 from nutgraf import models  # noqa: E402
 from nutgraf.contract import SummaryOptions  # noqa: E402
 from nutgraf.engine import TOKEN_BUDGETS, Article, Summarizer, set_torch_threads  # noqa: E402
-from nutgraf.redis_server import RedisServer, free_port  # noqa: E402
 from nutgraf.settings import Settings, env_for_children  # noqa: E402
+from nutgraf.store.server import RedisServer, free_port  # noqa: E402
 
 LENGTH = "short"
 

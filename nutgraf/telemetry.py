@@ -1,9 +1,10 @@
 """Worker-side metrics kept in Redis, so that one API scrape sees every worker process.
 
-Each metric is one Redis hash under nutgraf:metrics:<name>, with no TTL (totals since
-Redis started, like counters). A histogram field is `<labels as JSON>\\t<bucket>`: the
-number of observations that fell in that bucket (not cumulative: one HINCRBY per
-observation), plus `<labels>\\tsum`. A gauge field is `<labels as JSON>` with the value.
+Each metric is one Redis hash, nutgraf:metrics:<name> (named in nutgraf.store.keys),
+with no TTL (totals since Redis started, like counters). A histogram field is
+`<labels as JSON>\\t<bucket>`: the number of observations that fell in that bucket (not
+cumulative: one HINCRBY per observation), plus `<labels>\\tsum`. A gauge field is
+`<labels as JSON>` with the value.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import redis
 
-from nutgraf.jobs import PREFIX
+from nutgraf.store.keys import PREFIX, Keys
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,11 @@ class Telemetry:
     def __init__(self, client: Any, prefix: str = PREFIX) -> None:
         self.redis = client
         self.prefix = prefix
+        self.keys = Keys(prefix)
 
     def key(self, name: str) -> str:
         """The hash of one metric, e.g. nutgraf:metrics:batch_size."""
-        return f"{self.prefix}:metrics:{name}"
+        return self.keys.metric(name)
 
     def observe_job(self, model: str, outcome: str, seconds: float) -> None:
         """A job ended (`outcome` succeeded or failed) after `seconds` in a worker."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from nutgraf import models
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
+from nutgraf.store import JobStore
 from service.errors import RETRY_AFTER_S, error_response
 
 health = Blueprint("health", __name__)

@@ -31,7 +31,8 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from nutgraf import logs
-from nutgraf.jobs import TERMINAL, JobStore
+from nutgraf.contract.states import TERMINAL
+from nutgraf.store import JobStore
 from nutgraf.telemetry import BATCH_SIZE, JOB_DURATION, MODEL_LOAD, Telemetry
 
 log = logging.getLogger(__name__)

@@ -13,19 +13,21 @@ from flask_cors import CORS
 from flask_limiter import Limiter, RequestLimit
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
-from service.errors import Overloaded, RateLimited, Unauthorized, error_response
+from nutgraf.store import JobStore
+from service.errors import HttpError, Overloaded, RateLimited, Unauthorized, error_response
 
 log = logging.getLogger(__name__)
 
 V1_PREFIX = "/v1/"
+# What the hooks below can answer on any /v1 call, before its view runs.
+V1_HOOK_ERRORS: tuple[type[HttpError], ...] = (Unauthorized, RateLimited)
 MIB = 1024 * 1024
 # Endpoints that create work for the queue, and the one that takes large bodies.
 # A single summary is refused in the job store's submit script, and only when it would
 # be new work (a cache hit is still answered); a batch is checked here, before its items.
-WORK_ENDPOINTS = frozenset({"v1.create_batch"})
-BATCH_ENDPOINT = "v1.create_batch"
+WORK_ENDPOINTS = frozenset({"batches.create_batch"})
+BATCH_ENDPOINT = "batches.create_batch"
 # The limiter's own Redis client: a stalled Redis must not stall every request for long.
 LIMITER_REDIS_TIMEOUT_S = 2
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Prefer"]
@@ -106,10 +108,9 @@ def _on_breach(limit: RequestLimit) -> Response:
     # the oldest call leaves the window (reset_at would round up one more second).
     reset_in = math.ceil(limit.window.reset_time - time.time())
     retry_after = max(1, min(reset_in, limit.limit.get_expiry()))
-    error = RateLimited(
-        f"rate limit of {limit.limit} exceeded; retry in {retry_after} s", retry_after
+    return error_response(
+        RateLimited(f"rate limit of {limit.limit} exceeded; retry in {retry_after} s", retry_after)
     )
-    return error_response(error.status, error.code, error.message, error.headers)
 
 
 def _install_rate_limit(app: Flask, settings: Settings) -> None:

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from helpers import REPO, TEST_MODEL, WorkerProcess
-from nutgraf.redis_server import RedisServer
 from nutgraf.settings import Settings
+from nutgraf.store.server import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ import redis
 import requests
 from flask.testing import FlaskClient
 
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings, env_for_children
+from nutgraf.store import JobStore
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_MODEL = "smollm2-135m"

@@ -13,8 +13,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from nutgraf import models
 from nutgraf.contract import SummaryResult
 from nutgraf.engine import Article, Summarizer
-from nutgraf.jobs import WorkItem
 from nutgraf.settings import Settings
+from nutgraf.store import WorkItem
 from worker import runtime
 from worker.app import SUMMARIZE_TASK
 from worker.batching import AckLateBatches

@@ -11,8 +11,8 @@ import redis
 from flask.testing import FlaskClient
 
 from helpers import STORY, WorkerProcess, wait_for
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
+from nutgraf.store import JobStore
 from service import create_app
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import redis
 from flask.testing import FlaskClient
 
 from helpers import WorkerProcess, poll_job, wait_for
-from nutgraf.redis_server import RedisServer
+from nutgraf.store.server import RedisServer
 
 
 def _submit_unique(client: FlaskClient, article: str, length: str = "short") -> str:

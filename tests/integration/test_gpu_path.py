@@ -16,8 +16,8 @@ from helpers import STORY, TEST_MODEL, WorkerProcess, own_database, poll_job, st
 from nutgraf import models
 from nutgraf.contract import SummaryOptions
 from nutgraf.engine import Article, SummarizerCache
-from nutgraf.redis_server import RedisServer
 from nutgraf.settings import Settings
+from nutgraf.store.server import RedisServer
 from service import create_app
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import TEST_MODEL, WorkerProcess, answers_200, poll_job, wait_for
 from nutgraf.logs import json_formatter
-from nutgraf.redis_server import RedisServer, free_port
 from nutgraf.settings import Settings, env_for_children
+from nutgraf.store.server import RedisServer, free_port
 from nutgraf.telemetry import JOB_DURATION, MODEL_LOAD, Telemetry
 from service import create_app
 from service.metrics import local_collector

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from helpers import WorkerProcess, poll_job, wait_for
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings, env_for_children
+from nutgraf.store import JobStore
 from service import create_app
 
 

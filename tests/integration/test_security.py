@@ -16,8 +16,8 @@ import redis
 from flask import Flask
 from werkzeug.serving import make_server
 
-from nutgraf.redis_server import RedisServer, free_port
 from nutgraf.settings import Settings
+from nutgraf.store.server import RedisServer, free_port
 from service import create_app
 
 KEY_A = "alpha-" + "a" * 32

@@ -12,7 +12,7 @@ import psutil
 import requests
 
 from helpers import TEST_MODEL, answers_200, wait_for
-from nutgraf.redis_server import free_port
+from nutgraf.store.server import free_port
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

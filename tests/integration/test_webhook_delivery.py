@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from helpers import WorkerProcess, own_database, started_worker, wait_for
-from nutgraf.redis_server import RedisServer
 from nutgraf.settings import Settings
+from nutgraf.store.server import RedisServer
 from nutgraf.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from service import create_app
 

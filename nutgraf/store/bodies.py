@@ -1,0 +1,57 @@
+"""Records as Redis holds them (flat hashes of strings) turned into the contract's bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def callback_body(raw: dict[str, str]) -> dict[str, Any] | None:
+    """The `callback` part of a job or batch body: where it is sent, and every attempt."""
+    if not raw.get("callback_url"):
+        return None
+    return {
+        "url": raw["callback_url"],
+        "state": raw.get("callback_state") or "waiting",
+        "attempts": json.loads(raw.get("callback_attempts") or "[]"),
+    }
+
+
+def public_body(raw: dict[str, str]) -> dict[str, Any]:
+    """Turn a job's Redis hash into the contract's job body."""
+    result = json.loads(raw["result"]) if raw.get("result") else {}
+    return {
+        "id": raw["id"],
+        "status": raw["status"],
+        "summary": result.get("summary"),
+        "bullets": result.get("bullets"),
+        "sentences": result.get("sentences"),
+        "checks": result.get("checks"),
+        "model": json.loads(raw["model"]),
+        "options": json.loads(raw.get("options") or "{}"),
+        "cached": raw.get("cached") == "1",
+        "created_at": raw["created_at"],
+        "completed_at": raw.get("completed_at") or None,
+        "input": result.get("input") or json.loads(raw.get("input") or "null"),
+        "output": {"tokens": result["generated_tokens"]} if "generated_tokens" in result else None,
+        "error": json.loads(raw["error"]) if raw.get("error") else None,
+        "callback": callback_body(raw),
+    }
+
+
+def batch_body(raw: dict[str, str], counts: dict[str, int]) -> dict[str, Any]:
+    """Turn a batch's Redis hash and its item counts into the contract's batch body."""
+    total, done = counts["total"], int(raw["done"])
+    status = raw["status"]
+    if status == "queued" and done + counts["running"]:
+        status = "running"
+    return {
+        "id": raw["id"],
+        "status": status,
+        "created_at": raw["created_at"],
+        "completed_at": raw.get("completed_at") or None,
+        "counts": counts,
+        "progress": round(done / total, 4) if total else 1.0,
+        "callback": callback_body(raw),
+        "results_url": f"/v1/batches/{raw['id']}/results",
+    }

@@ -1,0 +1,37 @@
+"""The summary cache's key: what makes two requests the same summary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from nutgraf.contract import SummaryOptions
+from nutgraf.models import ModelSpec
+from nutgraf.text import normalize
+
+CACHE_KEY_VERSION = 2  # 2: cache entries are hashes (result, model)
+
+
+def cache_key(
+    text: str,
+    title: str | None,
+    model: ModelSpec,
+    options: SummaryOptions,
+    precision: str = "auto",
+) -> str:
+    """sha256 over everything that changes the output: normalized text and title, model
+    name and revision, the weights' precision (NUTGRAF_DTYPE), and every option."""
+    material = json.dumps(
+        {
+            "v": CACHE_KEY_VERSION,
+            "text": normalize(text),
+            "title": normalize(title) if title else None,
+            "model": model.name,
+            "revision": model.revision,
+            "precision": precision,
+            "options": options.model_dump(mode="json"),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()

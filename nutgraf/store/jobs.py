@@ -1,0 +1,286 @@
+"""A job's life in Redis: submitted (or answered from the cache), started, ended once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from nutgraf.contract import SummaryOptions, SummaryResult
+from nutgraf.contract.states import TERMINAL, JobStatus
+from nutgraf.models import ModelSpec
+from nutgraf.store.bodies import public_body
+from nutgraf.store.cache import cache_key
+from nutgraf.store.ids import new_job_id, now_rfc3339
+from nutgraf.store.keys import Keys
+from nutgraf.store.lua import LuaScript
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Outcome of a submit: `created` (enqueue it), `existing` (in flight), `cached`, or
+    `overloaded` (refused: the queue is full)."""
+
+    outcome: Literal["created", "existing", "cached", "overloaded"]
+    job_id: str
+    cache_key: str
+    record: dict[str, str]  # the job's record as written (created, cached); else empty
+
+    def body(self) -> dict[str, Any] | None:
+        """The job's public body as this submit left it, if known without a read."""
+        return public_body(self.record) if self.record else None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """What a worker needs to run a job."""
+
+    job_id: str
+    text: str
+    title: str | None
+    model: str
+    options: SummaryOptions
+    cache_key: str
+    attempts: int
+
+
+def _flat(fields: dict[str, str]) -> str:
+    """A record as the scripts take it: a JSON list [field, value, field, value ...]."""
+    return json.dumps([item for pair in fields.items() for item in pair])
+
+
+class Jobs:
+    """Submit, start and end jobs; read them and wait for their end."""
+
+    def __init__(
+        self, client: Any, keys: Keys, job_ttl_s: int, cache_ttl_s: int, precision: str
+    ) -> None:
+        self.redis = client
+        self.keys = keys
+        self.job_ttl_s = job_ttl_s
+        self.cache_ttl_s = cache_ttl_s
+        self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
+        self._submit = LuaScript(client, "submit")
+        self._start = LuaScript(client, "start")
+        self._finish = LuaScript(client, "finish")
+
+    def submit(
+        self,
+        text: str,
+        title: str | None,
+        model: ModelSpec,
+        options: SummaryOptions,
+        *,
+        callback_url: str | None = None,
+        batch_id: str | None = None,
+        max_queue: int = 0,
+    ) -> Submission:
+        """Record a new job, or find the cached result or in-flight job for the same input.
+        A `batch_id` makes that batch count this job's end; with `max_queue`, new work is
+        refused (outcome `overloaded`) while that many jobs are queued."""
+        digest = cache_key(text, title, model, options, self.precision)
+        job_id = new_job_id()
+        record = {
+            "id": job_id,
+            "status": "queued",
+            "model": json.dumps(model.public()),
+            "options": options.model_dump_json(),
+            "title": title or "",
+            "cache_key": digest,
+            "cached": "0",
+            "created_at": now_rfc3339(),
+            "attempts": "0",
+            "input": json.dumps({"characters": len(text)}),
+            "callback_url": callback_url or "",
+            "batch": batch_id or "",
+        }
+        completed_at = now_rfc3339()
+        outcome, value, *hit = self._submit(
+            cache=self.keys.cache(digest),
+            inflight=self.keys.inflight(digest),
+            job=self.keys.job(job_id),
+            text=self.keys.text(job_id),
+            queued=self.keys.queued,
+            webhooks_due=self.keys.webhooks_due,
+            stats_cache=self.keys.stats_cache,
+            job_id=job_id,
+            ttl_s=self.job_ttl_s,
+            prefix=self.keys.lua_prefix,
+            article=text,
+            record=_flat(record),
+            batch_id=batch_id or "",
+            callback_url=callback_url or "",
+            completed_at=completed_at,
+            now=time.time(),
+            max_queue=max_queue,
+        )
+        if outcome == "cached":
+            # The record as the script wrote it: the caller needs no second round trip.
+            record.update(
+                status="succeeded",
+                cached="1",
+                completed_at=completed_at,
+                result=hit[0],
+                model=hit[1],
+            )
+            if callback_url:
+                record["callback_state"] = "pending"
+        elif outcome != "created":
+            job_id, record = value, {}
+        return Submission(outcome, job_id, digest, record)
+
+    def record_invalid(self, text_chars: int, code: str, message: str) -> str:
+        """A job that failed before it could start (a batch item the API refused)."""
+        job_id = new_job_id()
+        stamp = now_rfc3339()
+        with self.redis.pipeline() as pipe:
+            pipe.hset(
+                self.keys.job(job_id),
+                mapping={
+                    "id": job_id,
+                    "status": "failed",
+                    "model": "null",
+                    "options": "{}",
+                    "cached": "0",
+                    "created_at": stamp,
+                    "completed_at": stamp,
+                    "attempts": "0",
+                    "input": json.dumps({"characters": text_chars}),
+                    "error": json.dumps({"code": code, "message": message}),
+                },
+            )
+            pipe.expire(self.keys.job(job_id), self.job_ttl_s)
+            pipe.hincrby(self.keys.stats_jobs, "failed", 1)
+            pipe.execute()
+        return job_id
+
+    def abandon(self, job_id: str) -> None:
+        """Remove a job that could not be enqueued, so that nothing waits for it."""
+        digest = self.redis.hget(self.keys.job(job_id), "cache_key")
+        keys = [self.keys.job(job_id), self.keys.text(job_id)]
+        if digest and self.redis.get(self.keys.inflight(digest)) == job_id:
+            keys.append(self.keys.inflight(digest))
+        self.redis.delete(*keys)
+        self.redis.srem(self.keys.queued, job_id)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """The public JSON body of a job, or None when unknown or expired."""
+        raw = self.redis.hgetall(self.keys.job(job_id))
+        if not raw:
+            return None
+        return public_body(raw)
+
+    def wait_for_end(self, job_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The job's body once it has ended, or as it stands after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            # Subscribe before reading the status, so an end in between is not missed.
+            pubsub.subscribe(self.keys.job_events(job_id))
+            while True:
+                body = self.get(job_id)
+                remaining = deadline - time.monotonic()
+                if body is None or body["status"] in TERMINAL or remaining <= 0:
+                    return body
+                # Re-read at least every second: a message lost to a reconnect costs 1 s.
+                pubsub.get_message(timeout=min(remaining, 1.0))
+        finally:
+            pubsub.close()
+
+    def start(self, job_id: str, worker: str) -> WorkItem | None:
+        """Mark a job running and return its input; None if it is gone or already ended."""
+        attempts = self._start(
+            job=self.keys.job(job_id),
+            running_jobs=self.keys.running_jobs,
+            queued=self.keys.queued,
+            started_at=now_rfc3339(),
+            worker=worker,
+            job_id=job_id,
+        )
+        if not attempts:
+            return None
+        with self.redis.pipeline() as pipe:
+            pipe.hmget(self.keys.job(job_id), ["title", "model", "options", "cache_key"])
+            pipe.get(self.keys.text(job_id))
+            (title, model, options, digest), text = pipe.execute()
+        if text is None:
+            self.fail(job_id, "expired", "the article expired before a worker reached it")
+            return None
+        return WorkItem(
+            job_id=job_id,
+            text=text,
+            title=title or None,
+            model=json.loads(model)["name"],
+            options=SummaryOptions.model_validate_json(options),
+            cache_key=digest,
+            attempts=int(attempts),
+        )
+
+    def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> bool:
+        """Store the result on the job and in the cache; False if it had already ended."""
+        fields = {"result": result.model_dump_json(), "model": json.dumps(model.public())}
+        ended = self._end(job_id, "succeeded", fields, digest=digest, cached=_flat(fields))
+        return ended[0] == "done"
+
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        """End a job as failed with an error the client can read; False if already ended."""
+        fields = {"error": json.dumps({"code": code, "message": message})}
+        return self._end(job_id, "failed", fields)[0] == "done"
+
+    def cancel(self, job_id: str) -> Literal["cancelled", "started", "ended", "missing"]:
+        """Cancel a job that no worker has started; say why not otherwise."""
+        fields = {"error": json.dumps({"code": "cancelled", "message": "cancelled by a client"})}
+        outcome = self._end(job_id, "cancelled", fields, only_if_queued=True)[0]
+        if outcome == "done":
+            return "cancelled"
+        return cast(Literal["started", "ended", "missing"], outcome)
+
+    def _end(
+        self,
+        job_id: str,
+        status: JobStatus,
+        fields: dict[str, str],
+        *,
+        digest: str = "",
+        cached: str = "",
+        only_if_queued: bool = False,
+    ) -> list[str]:
+        """Run the finish script: ['done', status, <batches that ended>...] or why not."""
+        fields = {**fields, "completed_at": now_rfc3339()}
+        ended: list[str] = self._finish(
+            job=self.keys.job(job_id),
+            text=self.keys.text(job_id),
+            running_jobs=self.keys.running_jobs,
+            queued=self.keys.queued,
+            stats_jobs=self.keys.stats_jobs,
+            webhooks_due=self.keys.webhooks_due,
+            watchers=self.keys.watchers(job_id),
+            prefix=self.keys.lua_prefix,
+            job_id=job_id,
+            status=status,
+            fields=_flat(fields),
+            digest=digest,
+            cached=cached,
+            cache_ttl_s=self.cache_ttl_s,
+            only_if_queued="1" if only_if_queued else "0",
+            now=time.time(),
+            completed_at=fields["completed_at"],
+        )
+        return ended
+
+    def queue_depth(self) -> int:
+        """Jobs waiting for a worker."""
+        return int(self.redis.scard(self.keys.queued))
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs queued and running now, and jobs ended by status since Redis started."""
+        with self.redis.pipeline() as pipe:
+            pipe.scard(self.keys.queued)
+            pipe.scard(self.keys.running_jobs)
+            pipe.hgetall(self.keys.stats_jobs)
+            queued, running, ended = pipe.execute()
+        counts = {"queued": int(queued), "running": int(running)}
+        for status in TERMINAL:
+            counts[status] = int(ended.get(status, 0))
+        return counts

@@ -1,0 +1,98 @@
+"""JobStore: the one object the API and the workers hold, composing the store's parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from nutgraf.store.batches import Batches
+from nutgraf.store.idempotency import IdempotencyKeys
+from nutgraf.store.jobs import Jobs
+from nutgraf.store.keys import PREFIX, Keys
+from nutgraf.store.liveness import Liveness
+
+
+def connect(url: str, *, patient: bool = False) -> redis.Redis:
+    """A lazy client. `patient` clients (workers) ride out a Redis restart of about a
+    minute; impatient ones (the API) fail fast so clients get a 503 at once."""
+    retry = Retry(ExponentialBackoff(cap=5.0, base=0.2), retries=20 if patient else 1)
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=2,
+        socket_timeout=10,
+        health_check_interval=15,
+        retry=retry,
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    )
+
+
+class JobStore:
+    """Jobs, batches, idempotency keys and worker liveness on one Redis client.
+
+    Each part lives in its own module; the store's methods are theirs, named here so that
+    callers hold one object. The key names are in nutgraf.store.keys.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        job_ttl_s: int,
+        cache_ttl_s: int,
+        prefix: str = PREFIX,
+        precision: str = "auto",
+    ) -> None:
+        # Any: the client decodes to str (decode_responses=True), which redis-py's types
+        # cannot express; they would force a cast at every call.
+        self.redis: Any = client
+        self.prefix = prefix
+        self.keys = Keys(prefix)
+        self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
+        self.job_ttl_s = job_ttl_s
+        self.cache_ttl_s = cache_ttl_s
+        self.jobs = Jobs(client, self.keys, job_ttl_s, cache_ttl_s, precision)
+        self.batches = Batches(client, self.keys, self.jobs, job_ttl_s)
+        self.idempotency = IdempotencyKeys(client, self.keys)
+        self.liveness = Liveness(client, self.keys)
+        # A job's life (nutgraf.store.jobs).
+        self.submit = self.jobs.submit
+        self.record_invalid = self.jobs.record_invalid
+        self.abandon = self.jobs.abandon
+        self.get = self.jobs.get
+        self.wait_for_end = self.jobs.wait_for_end
+        self.start = self.jobs.start
+        self.succeed = self.jobs.succeed
+        self.fail = self.jobs.fail
+        self.cancel = self.jobs.cancel
+        self.queue_depth = self.jobs.queue_depth
+        self.job_counts = self.jobs.job_counts
+        # Batches (nutgraf.store.batches).
+        self.create_batch = self.batches.create_batch
+        self.get_batch = self.batches.get_batch
+        self.batch_exists = self.batches.batch_exists
+        self.batch_results = self.batches.batch_results
+        self.cancel_batch = self.batches.cancel_batch
+        # Idempotency keys (nutgraf.store.idempotency).
+        self.claim_idempotency_key = self.idempotency.claim
+        self.complete_idempotency_key = self.idempotency.complete
+        self.release_idempotency_key = self.idempotency.release
+        # Worker liveness (nutgraf.store.liveness).
+        self.heartbeat = self.liveness.heartbeat
+        self.workers = self.liveness.workers
+        self.release_orphans = self.liveness.release_orphans
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        job_ttl_s: int,
+        cache_ttl_s: int,
+        *,
+        patient: bool = False,
+        precision: str = "auto",
+    ) -> JobStore:
+        """Connect lazily (see `connect`) and build the store on that client."""
+        return cls(connect(url, patient=patient), job_ttl_s, cache_ttl_s, precision=precision)

@@ -1,0 +1,131 @@
+"""Every Redis key nutgraf writes, and how long each lives: the store's map.
+
+All keys share one prefix (`nutgraf` unless a test picks its own). `<p>` below is it.
+
+key                     type    holds                                    lives
+----------------------  ------  ---------------------------------------  ---------------
+<p>:job:<id>            hash    a job's record (status, result, ...)     job TTL
+<p>:text:<id>           string  the article, until the job ends          job TTL
+<p>:cache:<digest>      hash    a finished result (result, model)        cache TTL
+<p>:inflight:<digest>   string  the job computing that digest now        job TTL
+<p>:queued              set     jobs no worker has started               none
+<p>:running:jobs        set     jobs a worker has started                none
+<p>:watchers:<id>       hash    batch id -> items of it this job is      job TTL
+<p>:batch:<id>          hash    a batch's record and ended-item counts   job TTL
+<p>:batch_items:<id>    list    [client id, job id] JSON pairs           job TTL
+<p>:events:job:<id>     pubsub  the status a job ended with              (a channel)
+<p>:events:batch:<id>   pubsub  the status a batch ended with            (a channel)
+<p>:webhooks:due        zset    "job:<id>", "batch:<id>" by due time     none
+<p>:idem:<sha256>       string  "<fingerprint>|<target>"                 idempotency TTL
+<p>:worker:<worker id>  string  a live worker's state (JSON)             heartbeat TTL
+<p>:stats:jobs          hash    jobs ended, by status                    none (counters)
+<p>:stats:cache         hash    cache hits                               none (counters)
+<p>:metrics:<name>      hash    worker-side metrics (nutgraf.telemetry)  none (counters)
+nutgraf:ratelimit...    (lib)   Flask-Limiter's counters                 the limit window
+
+The job TTL (NUTGRAF_JOB_TTL_S) and cache TTL (NUTGRAF_CACHE_TTL_S) come from the
+settings; the idempotency and heartbeat TTLs from their callers. Lua scripts get every key
+they can name before they run in KEYS; keys they find while running (the job already in
+flight, the batches watching a job) they build from the prefix with the same names as here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+PREFIX = "nutgraf"
+# Flask-Limiter's own key prefix: one budget per client key across every API process.
+RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under one prefix."""
+
+    prefix: str = PREFIX
+
+    @property
+    def lua_prefix(self) -> str:
+        """What the Lua scripts put in front of a key's kind to name it: '<prefix>:'."""
+        return f"{self.prefix}:"
+
+    def _name(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def job(self, job_id: str) -> str:
+        """A job's record (hash)."""
+        return self._name("job", job_id)
+
+    def text(self, job_id: str) -> str:
+        """A job's article, deleted when the job ends."""
+        return self._name("text", job_id)
+
+    def cache(self, digest: str) -> str:
+        """A cached result, by cache key."""
+        return self._name("cache", digest)
+
+    def inflight(self, digest: str) -> str:
+        """The id of the job computing a cache key right now."""
+        return self._name("inflight", digest)
+
+    @property
+    def queued(self) -> str:
+        """The set of jobs waiting for a worker."""
+        return self._name("queued")
+
+    @property
+    def running_jobs(self) -> str:
+        """The set of jobs a worker has started."""
+        return self._name("running", "jobs")
+
+    def watchers(self, job_id: str) -> str:
+        """The batches that count a job's end (batch id -> number of items)."""
+        return self._name("watchers", job_id)
+
+    def batch(self, batch_id: str) -> str:
+        """A batch's record (hash)."""
+        return self._name("batch", batch_id)
+
+    def batch_items(self, batch_id: str) -> str:
+        """A batch's items in order: JSON [client id, job id] pairs."""
+        return self._name("batch_items", batch_id)
+
+    def job_events(self, job_id: str) -> str:
+        """The channel a job's end is published on."""
+        return self._name("events", "job", job_id)
+
+    def batch_events(self, batch_id: str) -> str:
+        """The channel a batch's end is published on."""
+        return self._name("events", "batch", batch_id)
+
+    @property
+    def webhooks_due(self) -> str:
+        """The outbox: callbacks to deliver, scored by when they are due."""
+        return self._name("webhooks", "due")
+
+    def callback_record(self, member: str) -> str:
+        """The record an outbox member ("job:<id>" or "batch:<id>") stands for."""
+        return self._name(member)
+
+    def idempotency(self, scope: str, key: str) -> str:
+        """An Idempotency-Key a client sent, hashed: any length, any characters."""
+        return self._name("idem", hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest())
+
+    def worker(self, worker_id: str) -> str:
+        """A live worker process's state; expires unless its heartbeat renews it."""
+        return self._name("worker", worker_id)
+
+    @property
+    def stats_jobs(self) -> str:
+        """Jobs ended since Redis started, by status."""
+        return self._name("stats", "jobs")
+
+    @property
+    def stats_cache(self) -> str:
+        """Cache hits since Redis started."""
+        return self._name("stats", "cache")
+
+    def metric(self, name: str) -> str:
+        """One worker-side metric (nutgraf.telemetry), e.g. <prefix>:metrics:batch_size."""
+        return self._name("metrics", name)

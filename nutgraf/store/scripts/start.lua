@@ -1,0 +1,17 @@
+-- start: claim a job for a worker. Only queued jobs, or running ones (a redelivery after a
+-- worker died), can start; an ended or expired job cannot.
+--
+-- KEYS[1] job           <prefix>:job:<id>
+-- KEYS[2] running_jobs  <prefix>:running:jobs
+-- KEYS[3] queued        <prefix>:queued
+-- ARGV[1] started_at    RFC 3339
+-- ARGV[2] worker        the id of the worker process taking it
+-- ARGV[3] job_id        the job's id
+-- Returns the job's attempts so far, this one included, or false when it cannot start.
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'succeeded' or status == 'failed' or status == 'cancelled' then
+  return false end
+redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'worker', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[3])
+return redis.call('HINCRBY', KEYS[1], 'attempts', 1)

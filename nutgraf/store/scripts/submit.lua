@@ -1,0 +1,73 @@
+-- submit: a cache hit, a job already in flight for the same input, or a new job.
+-- Doing all three in one step means two identical POSTs can never both enqueue. A batch
+-- watching the job is recorded in the same step, so that it cannot miss the job's end.
+-- Only new work is refused when the queue is full; a cache hit is one round trip.
+--
+-- KEYS[1] cache         <prefix>:cache:<digest>: the cached result, if any
+-- KEYS[2] inflight      <prefix>:inflight:<digest>: the job computing it, if any
+-- KEYS[3] job           <prefix>:job:<id>: the new job's record
+-- KEYS[4] text          <prefix>:text:<id>: the new job's article
+-- KEYS[5] queued        <prefix>:queued
+-- KEYS[6] webhooks_due  <prefix>:webhooks:due
+-- KEYS[7] stats_cache   <prefix>:stats:cache
+-- ARGV[1] job_id        the new job's id
+-- ARGV[2] ttl_s         the job TTL
+-- ARGV[3] prefix        '<prefix>:', for the keys of the job in flight (job:, watchers:)
+-- ARGV[4] article       the article
+-- ARGV[5] record        the new job's record: a JSON list [field, value, field, value ...]
+-- ARGV[6] batch_id      the batch that counts this job's end, or ''
+-- ARGV[7] callback_url  the job's callback URL, or ''
+-- ARGV[8] completed_at  RFC 3339: the end of a job answered from the cache
+-- ARGV[9] now           epoch seconds: when a cache hit's callback is due
+-- ARGV[10] max_queue    refuse new work while this many jobs are queued; 0: never
+-- Returns {'cached', id, result, model}, {'created', id}, {'existing', id} or
+-- {'overloaded', ''}.
+local cache, inflight, job_key, text_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local queued, webhooks_due, stats_cache = KEYS[5], KEYS[6], KEYS[7]
+local job, ttl, prefix, callback_url = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[7]
+local hit = redis.call('HMGET', cache, 'result', 'model')
+if hit[1] then
+  -- A cache hit still gets its own job record, so clients can GET it like any other.
+  redis.call('HSET', job_key, unpack(cjson.decode(ARGV[5])))
+  redis.call('HSET', job_key, 'status', 'succeeded', 'cached', '1', 'completed_at', ARGV[8],
+             'result', hit[1], 'model', hit[2])
+  if callback_url ~= '' then
+    redis.call('HSET', job_key, 'callback_state', 'pending')
+    redis.call('ZADD', webhooks_due, ARGV[9], 'job:' .. job)
+  end
+  redis.call('EXPIRE', job_key, ttl)
+  redis.call('HINCRBY', stats_cache, 'hits', 1)
+  return {'cached', job, hit[1], hit[2]}
+end
+local current = redis.call('GET', inflight)
+local status = current and redis.call('HGET', prefix .. 'job:' .. current, 'status')
+local joinable = status == 'queued' or status == 'running'
+if joinable and callback_url ~= '' then
+  -- A job in flight is shared only if it has no callback, or the same one.
+  local callback = redis.call('HGET', prefix .. 'job:' .. current, 'callback_url')
+  if callback and callback ~= '' and callback ~= callback_url then
+    joinable = false
+  else
+    redis.call('HSET', prefix .. 'job:' .. current, 'callback_url', callback_url)
+  end
+end
+if joinable then
+  job = current
+else
+  local limit = tonumber(ARGV[10])
+  if limit > 0 and redis.call('SCARD', queued) >= limit then
+    return {'overloaded', ''}
+  end
+  redis.call('SET', inflight, job, 'EX', ttl)
+  redis.call('SET', text_key, ARGV[4], 'EX', ttl)
+  redis.call('HSET', job_key, unpack(cjson.decode(ARGV[5])))
+  redis.call('EXPIRE', job_key, ttl)
+  redis.call('SADD', queued, job)
+end
+if ARGV[6] ~= '' then
+  local watchers = prefix .. 'watchers:' .. job
+  redis.call('HINCRBY', watchers, ARGV[6], 1)
+  redis.call('EXPIRE', watchers, ttl)
+end
+if job == ARGV[1] then return {'created', job} end
+return {'existing', job}

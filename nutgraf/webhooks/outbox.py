@@ -1,0 +1,196 @@
+"""The webhook outbox in Redis: claim due callbacks, deliver them signed, record attempts.
+
+A job or batch with a `callback_url` that ends is put in the sorted set
+`<prefix>:webhooks:due` (member "job:<id>" or "batch:<id>", score = when it is due) by the
+same Lua script that ends it. Workers claim due members, POST the signed body, record each
+attempt on the record's `callback_attempts` and reschedule failures with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from nutgraf.settings import Settings
+from nutgraf.store.ids import now_rfc3339
+from nutgraf.store.keys import Keys
+from nutgraf.store.lua import LuaScript
+from nutgraf.webhooks.signing import signed_headers
+from nutgraf.webhooks.url_guard import checked_addresses, pinned
+
+log = logging.getLogger(__name__)
+
+BACKOFF_CAP_S = 300
+# Deliveries one run_once makes at once, so that one slow receiver does not hold up the rest.
+PARALLEL_DELIVERIES = 8
+# What each kind of outbox member is announced as: (event type, payload field).
+EVENTS = {"job": ("summary.completed", "job"), "batch": ("batch.completed", "batch")}
+
+# (kind, id) -> the public body of that job or batch, or None when it is gone.
+BodyFor = Callable[[str, str], dict[str, Any] | None]
+
+
+def backoff_s(attempts: int) -> float:
+    """Seconds to wait after the n-th failed attempt: 1, 2, 4 ... capped at 5 minutes."""
+    return float(min(2 ** max(0, attempts - 1), BACKOFF_CAP_S))
+
+
+def _epoch(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339).timestamp()
+
+
+class WebhookOutbox:
+    """Claims due callbacks from Redis, delivers them signed and records every attempt."""
+
+    def __init__(
+        self, client: Any, prefix: str, settings: Settings, *, lease_s: float | None = None
+    ) -> None:
+        # client: a redis.Redis with decode_responses=True (the job store's own).
+        self.redis: Any = client
+        self.prefix = prefix
+        self.keys = Keys(prefix)
+        self.settings = settings
+        self.due_key = self.keys.webhooks_due
+        # A claim must outlast one delivery (up to two addresses tried, each with its timeout).
+        self.lease_s = lease_s if lease_s is not None else max(60.0, 4 * settings.webhook_timeout_s)
+        self._claim = LuaScript(client, "webhook_claim")
+        self._record = LuaScript(client, "webhook_record")
+        self._http = httpx.Client(
+            timeout=settings.webhook_timeout_s,
+            follow_redirects=False,
+            # A proxy from the environment would connect somewhere the address check never saw.
+            trust_env=False,
+            # No pooled connections: requests are pinned to IP addresses, and a connection
+            # opened for one host name must never carry a request for another on that IP.
+            limits=httpx.Limits(max_keepalive_connections=0),
+            headers={"User-Agent": "nutgraf-webhooks/1"},
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._http.close()
+
+    def claim_due(self, limit: int) -> list[str]:
+        """Members due now (at most `limit`), each leased to the caller for lease_s seconds."""
+        now = time.time()
+        members: list[str] = self._claim(
+            webhooks_due=self.due_key, now=now, lease_until=now + self.lease_s, limit=limit
+        )
+        return members
+
+    def run_once(self, body_for: BodyFor, limit: int = PARALLEL_DELIVERIES) -> int:
+        """Claim the due callbacks and deliver them in parallel; return how many were tried."""
+        members = self.claim_due(limit)
+        if len(members) == 1:
+            self._deliver_logged(members[0], body_for)
+        elif members:
+            # Daemon threads, not an executor: a hung receiver never delays process exit.
+            threads = [
+                threading.Thread(target=self._deliver_logged, args=(m, body_for), daemon=True)
+                for m in members
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        return len(members)
+
+    def _deliver_logged(self, member: str, body_for: BodyFor) -> None:
+        try:
+            self.deliver(member, body_for)
+        except Exception:  # Redis away: the lease runs out and the member is claimed again.
+            log.exception("webhook %s: delivery round failed", member)
+
+    def deliver(self, member: str, body_for: BodyFor) -> str:
+        """Make one attempt for a claimed member, record it and return the callback's state
+        afterwards: delivered, pending (retry scheduled), failed, or missing."""
+        kind, _, ident = member.partition(":")
+        if kind not in EVENTS or not ident:
+            self.redis.zrem(self.due_key, member)
+            return "missing"
+        record_key = self.keys.callback_record(member)
+        url, state, attempts_raw = self.redis.hmget(
+            record_key, ["callback_url", "callback_state", "callback_attempts"]
+        )
+        body = body_for(kind, ident) if url and state == "pending" else None
+        if body is None:  # expired, or a stale duplicate of a callback already settled
+            self.redis.zrem(self.due_key, member)
+            return state or "missing"
+        event, field = EVENTS[kind]
+        payload = json.dumps(
+            {"type": event, field: body}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        at, started_wall, started = now_rfc3339(), time.time(), time.monotonic()
+        status_code, error = self._post(url, member, payload)
+        attempt = {
+            "at": at,
+            "status_code": status_code,
+            "error": error,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+        }
+        attempts = json.loads(attempts_raw or "[]")
+        first = _epoch(attempts[0]["at"]) if attempts else started_wall
+        now = time.time()
+        next_due = 0.0
+        if status_code is not None and 200 <= status_code < 300:
+            outcome = "delivered"
+        elif now - first < self.settings.webhook_retry_for_s:
+            outcome, next_due = "retry", now + backoff_s(len(attempts) + 1)
+        else:
+            outcome = "failed"
+        result: str = self._record(
+            record=record_key,
+            webhooks_due=self.due_key,
+            member=member,
+            attempt=json.dumps(attempt),
+            outcome=outcome,
+            next_due=next_due,
+        )
+        level = logging.INFO if result == "delivered" else logging.WARNING
+        log.log(level, "webhook %s: attempt %d to %s: %s, callback %s", member,
+                len(attempts) + 1, url, status_code or error, result)  # fmt: skip
+        return result
+
+    def _post(self, url: str, member: str, payload: bytes) -> tuple[int | None, str | None]:
+        """POST the payload signed; (status code, None) or (maybe a status, what went wrong)."""
+        secret = self.settings.webhook_secret
+        if not secret:
+            return None, "NUTGRAF_WEBHOOK_SECRET is not set where the worker runs"
+        try:
+            # Checked again now, not only when the job was accepted: DNS may have changed.
+            addresses = checked_addresses(
+                url, allow_private=self.settings.webhook_allow_private, resolve=True
+            )
+        except ValueError as exc:
+            return None, str(exc)
+        headers = signed_headers(secret, payload, member, int(time.time()))
+        target = httpx.URL(url)
+        error = "no address to connect to"
+        for address in addresses[:2]:
+            pinned_url, host, extensions = pinned(target, address)
+            try:
+                with self._http.stream(
+                    "POST",
+                    pinned_url,
+                    content=payload,
+                    headers={**headers, **host},
+                    extensions=extensions,
+                ) as response:  # the answer's body is never read: only its status counts
+                    code = response.status_code
+                    if 200 <= code < 300:
+                        return code, None
+                    if 300 <= code < 400:
+                        return code, f"HTTP {code}: redirects are not followed"
+                    return code, f"HTTP {code}"
+            except httpx.ConnectError as exc:  # try the host's next address
+                error = f"ConnectError: {exc}"
+            except Exception as exc:  # whatever a receiver provokes is this attempt's error
+                return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
+        return None, error

@@ -1,0 +1,219 @@
+"""JobStore against a real Redis, without a worker: each part and each Lua step it calls
+(submit, start, finish, batch_ended_at_once, idempotency_claim, release_orphan)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from nutgraf.contract import InputStats, SummaryOptions, SummaryResult
+from nutgraf.models import ModelSpec
+from nutgraf.store import BatchEntry, JobStore, Keys
+from nutgraf.store.server import RedisServer
+
+MODEL = ModelSpec("tiny", "test/tiny", "main", "seq2seq")
+OPTIONS = SummaryOptions(length="short")
+RESULT = SummaryResult(summary="The council voted.", input=InputStats(characters=40, tokens=9))
+
+
+@pytest.fixture()
+def store(redis_server: RedisServer) -> Iterator[JobStore]:
+    """A store on a key prefix of its own in the test Redis."""
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield JobStore(client, 60, 60, prefix=f"storetest-{uuid.uuid4().hex[:8]}")
+    client.close()
+
+
+def article(tag: str = "") -> str:
+    """A distinct article per test (cache keys differ)."""
+    return f"The council voted on Tuesday {tag} {uuid.uuid4().hex}. The mayor said yes."
+
+
+def test_a_job_is_submitted_joined_started_and_ended_once(store: JobStore) -> None:
+    text = article()
+    first = store.submit(text, None, MODEL, OPTIONS)
+    assert first.outcome == "created"
+    assert first.body() == store.get(first.job_id)
+    assert store.redis.get(store.keys.text(first.job_id)) == text
+    assert store.queue_depth() == 1
+    again = store.submit(text, None, MODEL, OPTIONS)
+    assert (again.outcome, again.job_id, again.record) == ("existing", first.job_id, {})
+
+    item = store.start(first.job_id, "worker-1")
+    assert item is not None
+    assert (item.text, item.model, item.options, item.attempts) == (text, "tiny", OPTIONS, 1)
+    assert item.cache_key == first.cache_key
+    assert store.job_counts()["running"] == 1
+    assert store.succeed(first.job_id, item.cache_key, MODEL, RESULT)
+    assert not store.fail(first.job_id, "late", "ended already")
+
+    body = store.get(first.job_id)
+    assert body is not None
+    assert (body["status"], body["summary"], body["cached"]) == ("succeeded", RESULT.summary, False)
+    assert store.wait_for_end(first.job_id, 5) == body
+    assert not store.redis.exists(store.keys.text(first.job_id))
+    assert not store.redis.exists(store.keys.inflight(first.cache_key))
+    counts = store.job_counts()
+    assert (counts["queued"], counts["running"], counts["succeeded"]) == (0, 0, 1)
+    assert store.start(first.job_id, "worker-2") is None
+
+
+def test_the_same_input_is_then_answered_from_the_cache(store: JobStore) -> None:
+    text = article("cached")
+    job = store.submit(text, "Title", MODEL, OPTIONS)
+    store.succeed(job.job_id, job.cache_key, MODEL, RESULT)
+    hit = store.submit(text, "Title", MODEL, OPTIONS, callback_url="https://example.com/h")
+    assert hit.outcome == "cached"
+    assert hit.job_id != job.job_id
+    assert hit.body() == store.get(hit.job_id)
+    body = hit.body()
+    assert body is not None
+    assert (body["status"], body["cached"], body["summary"]) == ("succeeded", True, RESULT.summary)
+    assert body["callback"] == {"url": "https://example.com/h", "state": "pending", "attempts": []}
+    due = store.redis.zrange(store.keys.webhooks_due, 0, -1)
+    assert due == [f"job:{hit.job_id}"]
+    assert store.redis.hget(store.keys.stats_cache, "hits") == "1"
+
+
+def test_new_work_is_refused_while_the_queue_is_full(store: JobStore) -> None:
+    store.submit(article(), None, MODEL, OPTIONS)
+    refused = store.submit(article(), None, MODEL, OPTIONS, max_queue=1)
+    assert (refused.outcome, refused.job_id) == ("overloaded", "")
+    assert store.submit(article(), None, MODEL, OPTIONS, max_queue=2).outcome == "created"
+
+
+def test_only_a_job_no_worker_started_can_be_cancelled(store: JobStore) -> None:
+    queued = store.submit(article(), None, MODEL, OPTIONS)
+    assert store.cancel(queued.job_id) == "cancelled"
+    assert store.cancel(queued.job_id) == "ended"
+    assert store.start(queued.job_id, "w") is None
+    running = store.submit(article(), None, MODEL, OPTIONS)
+    store.start(running.job_id, "w")
+    assert store.cancel(running.job_id) == "started"
+    assert store.cancel("no-such-job") == "missing"
+    body = store.get(queued.job_id)
+    assert body is not None
+    assert body["error"] == {"code": "cancelled", "message": "cancelled by a client"}
+
+
+def test_a_job_whose_article_expired_fails_at_start(store: JobStore) -> None:
+    job = store.submit(article(), None, MODEL, OPTIONS)
+    store.redis.delete(store.keys.text(job.job_id))
+    assert store.start(job.job_id, "w") is None
+    body = store.get(job.job_id)
+    assert body is not None
+    assert body["status"] == "failed"
+    assert body["error"]["code"] == "expired"
+
+
+def test_an_abandoned_job_leaves_nothing_behind(store: JobStore) -> None:
+    job = store.submit(article(), None, MODEL, OPTIONS)
+    store.abandon(job.job_id)
+    assert store.get(job.job_id) is None
+    assert not store.redis.exists(store.keys.inflight(job.cache_key))
+    assert store.queue_depth() == 0
+
+
+def test_a_batch_counts_its_items_as_they_end(store: JobStore) -> None:
+    entries = [
+        BatchEntry("a", 40, article("a"), None, MODEL, OPTIONS),
+        BatchEntry("b", 3, error=("invalid_request", "text is empty")),
+    ]
+    batch = store.create_batch(entries, "https://example.com/b")
+    [(job_id, _, entry)] = batch.to_enqueue
+    assert entry.client_id == "a"
+    assert store.batch_exists(batch.batch_id)
+    body = store.get_batch(batch.batch_id)
+    assert body is not None
+    assert body["status"] == "running"  # one item ended already
+    assert body["counts"] == {
+        "total": 2, "queued": 1, "running": 0, "succeeded": 0, "failed": 1, "cancelled": 0,
+    }  # fmt: skip
+    assert store.fail(job_id, "model_error", "it broke")
+    body = store.get_batch(batch.batch_id)
+    assert body is not None
+    assert (body["status"], body["progress"]) == ("failed", 1.0)
+    assert body["callback"]["state"] == "pending"
+    results, cursor = store.batch_results(batch.batch_id, 0, 1)
+    assert cursor == 1
+    assert [(r["id"], r["job_id"], r["status"]) for r in results] == [("a", job_id, "failed")]
+    results, cursor = store.batch_results(batch.batch_id, 1, 10)
+    assert cursor is None
+    assert results[0]["error"] == {"code": "invalid_request", "message": "text is empty"}
+
+
+def test_a_batch_whose_items_all_end_at_once_ends_at_once(store: JobStore) -> None:
+    text = article("done")
+    job = store.submit(text, None, MODEL, OPTIONS)
+    store.succeed(job.job_id, job.cache_key, MODEL, RESULT)
+    entries = [
+        BatchEntry("hit", len(text), text, None, MODEL, OPTIONS),
+        BatchEntry("bad", 0, error=("invalid_request", "empty")),
+    ]
+    batch = store.create_batch(entries, None)
+    assert batch.to_enqueue == []
+    body = store.get_batch(batch.batch_id)
+    assert body is not None
+    assert body["status"] == "partially_succeeded"
+    assert body["completed_at"] is not None
+    assert body["counts"]["succeeded"] == body["counts"]["failed"] == 1
+
+
+def test_cancelling_a_batch_cancels_its_waiting_items(store: JobStore) -> None:
+    entries = [BatchEntry(str(i), 40, article(str(i)), None, MODEL, OPTIONS) for i in range(3)]
+    batch = store.create_batch(entries, None)
+    store.start(batch.to_enqueue[0][0], "w")
+    assert store.cancel_batch(batch.batch_id) == 2
+    body = store.get_batch(batch.batch_id)
+    assert body is not None
+    assert body["counts"]["cancelled"] == 2
+    assert body["counts"]["running"] == 1
+
+
+def test_idempotency_keys_claim_replay_and_release(store: JobStore) -> None:
+    claim = store.claim_idempotency_key
+    assert claim("client", "k1", "fp1", 60) == ("new", "")
+    assert claim("client", "k1", "fp1", 60) == ("in_progress", "")
+    assert claim("client", "k1", "fp2", 60) == ("mismatch", "")
+    assert claim("other", "k1", "fp2", 60) == ("new", "")
+    store.complete_idempotency_key("client", "k1", "fp1", "summary:abc", 60)
+    assert claim("client", "k1", "fp1", 60) == ("replay", "summary:abc")
+    store.release_idempotency_key("client", "k1")
+    assert claim("client", "k1", "fp1", 60) == ("new", "")
+
+
+def test_jobs_of_a_worker_that_stopped_beating_are_released(store: JobStore) -> None:
+    store.heartbeat("alive", {"id": "alive", "models": {}}, 60)
+    assert store.workers() == [{"id": "alive", "models": {}}]
+    kept = store.submit(article(), None, MODEL, OPTIONS)
+    orphan = store.submit(article(), None, MODEL, OPTIONS)
+    store.start(kept.job_id, "alive")
+    store.start(orphan.job_id, "dead")
+    assert store.release_orphans() == [orphan.job_id]
+    assert store.redis.hget(store.keys.job(orphan.job_id), "status") == "queued"
+    assert store.redis.smembers(store.keys.queued) == {orphan.job_id}
+    assert store.redis.smembers(store.keys.running_jobs) == {kept.job_id}
+    item = store.start(orphan.job_id, "alive")
+    assert item is not None
+    assert item.attempts == 2
+
+
+def test_every_key_a_job_writes_is_one_keys_py_names(store: JobStore) -> None:
+    job = store.submit(article(), None, MODEL, OPTIONS, batch_id="b1")
+    store.redis.hset(store.keys.batch("b1"), mapping={"id": "b1", "total": 1, "done": 0})
+    store.start(job.job_id, "w")
+    store.succeed(job.job_id, job.cache_key, MODEL, RESULT)
+    keys = Keys(store.prefix)
+    written = set(store.redis.scan_iter(match=f"{store.prefix}:*"))
+    assert written == {
+        keys.job(job.job_id),
+        keys.cache(job.cache_key),
+        keys.batch("b1"),
+        keys.stats_jobs,
+    }
+    assert json.loads(store.redis.hget(keys.cache(job.cache_key), "model")) == MODEL.public()
+    assert store.redis.hget(keys.batch("b1"), "status") == "succeeded"
