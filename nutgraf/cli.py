@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-from types import FrameType
 
+from nutgraf import programs
 from nutgraf.logs import configure_logging
-from nutgraf.settings import Settings, SettingsError, env_for_children, load_settings
-
-log = logging.getLogger("nutgraf")
+from nutgraf.settings import Settings, SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     services = ("serve", "api", "worker")
     configure_logging(settings, None if args.command in services else "text")
     commands = {
-        "serve": lambda: serve(settings),
-        "api": lambda: _run_api(settings),
-        "worker": lambda: _run_worker(settings),
+        "serve": lambda: _serve(settings),
+        "api": lambda: _exec_program(settings, "api"),
+        "worker": lambda: _exec_program(settings, "worker"),
         "summarize": lambda: summarize_file(settings, args),
         "eval": lambda: _run_eval(settings, args),
         "batch": lambda: _run_batch(settings, args),
@@ -78,25 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _require_redis(settings: Settings) -> None:
-    if not settings.redis_url:
-        raise SystemExit("nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)")
+def _exec_program(settings: Settings, name: str) -> int:
+    """Become the API or a worker: this same process (its pid, session and signals) runs
+    `python -m service` or `python -m worker`, which the core never imports."""
+    programs.require_redis(settings)
+    command = programs.command(name)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
 
 
-def _run_api(settings: Settings) -> int:
-    _require_redis(settings)
-    from service.server import run
+def _serve(settings: Settings) -> int:
+    from nutgraf.serve import serve
 
-    run(settings)
-    return 0
-
-
-def _run_worker(settings: Settings) -> int:
-    _require_redis(settings)
-    from worker.main import run
-
-    run(settings)
-    return 0
+    return serve(settings)
 
 
 def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
@@ -131,14 +119,32 @@ def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _batch_arguments(parser: argparse.ArgumentParser) -> None:
-    from nutgraf.batch_cli import add_arguments
-
-    add_arguments(parser)
+    """The options of `nutgraf batch` (here: parsing them must not import httpx)."""
+    parser.add_argument("input", help="a JSONL file ({id, text, ...} per line) or a folder of .txt")
+    parser.add_argument("-o", "--output", required=True, help="JSONL results, appended; resumes")
+    parser.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--api-key", help="Bearer key (default NUTGRAF_API_KEY)")
+    parser.add_argument("--model", help="a model the service serves (default: its default)")
+    parser.add_argument("--length", choices=["headline", "short", "medium", "long"])
+    parser.add_argument("--format", choices=["paragraph", "bullets"])
+    parser.add_argument("--mode", choices=["abstractive", "extractive"])
+    parser.add_argument("--max-words", type=int, help="a hard cap on each summary's words")
+    parser.add_argument(
+        "--strict", action="store_true", default=None, help="regenerate unfaithful summaries once"
+    )
+    parser.add_argument(
+        "--truncate", action="store_true", default=None, help="cut articles over the window"
+    )
+    parser.add_argument("--chunk-size", type=int, default=100, help="items per POST /v1/batches")
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="send again the items that failed before"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _run_batch(settings: Settings, args: argparse.Namespace) -> int:
     # Imported on use: httpx and tqdm are not needed by the other commands.
-    from nutgraf.batch_cli import run
+    from nutgraf.client.batch import run
 
     return run(settings, args)
 
@@ -157,68 +163,6 @@ def print_config(settings: Settings) -> int:
     for name in Settings.model_fields:
         print(f"NUTGRAF_{name.upper()}={getattr(settings, name)}")
     return 0
-
-
-def serve(settings: Settings) -> int:
-    """Run everything on this machine and stop it all cleanly on Ctrl-C or SIGTERM."""
-    from nutgraf.redis_server import RedisServer
-
-    redis_server = None
-    if not settings.redis_url:
-        redis_server = RedisServer(settings.data_dir / "redis")
-        redis_server.start()
-        log.info("started redis-server on %s (AOF in %s)", redis_server.url, redis_server.data_dir)
-        settings = settings.model_copy(update={"redis_url": redis_server.url})
-    env = env_for_children(settings)
-    stopping = False
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    exit_code = 0
-    try:
-        for name in ("worker", "api"):
-            # Own session: Ctrl-C reaches only us, and we stop the parts in order.
-            children[name] = subprocess.Popen(
-                [sys.executable, "-m", "nutgraf.cli", name], env=env, start_new_session=True
-            )
-        log.info(
-            "nutgraf is starting on http://%s:%d (Ctrl-C stops it)", settings.host, settings.port
-        )
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    log.error("%s exited with code %s; stopping", name, child.returncode)
-                    exit_code = 1
-                    stopping = True
-            time.sleep(0.2)
-    finally:
-        for name in ("api", "worker"):
-            if name in children:
-                _terminate(name, children[name])
-        if redis_server is not None:
-            redis_server.stop()
-            log.info("stopped redis-server")
-    return exit_code
-
-
-def _terminate(name: str, child: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
-    """SIGTERM the child's process group, then SIGKILL what is left after the grace time.
-    A job cut short stays unacknowledged in Redis and runs again later."""
-    if child.poll() is None:
-        os.killpg(child.pid, signal.SIGTERM)
-        try:
-            child.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0fs; killing it", name, grace_s)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGKILL)  # leftovers, e.g. pool children
-    child.wait()
-    log.info("stopped %s", name)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ QUEUE = "nutgraf"
 SUMMARIZE_TASK = "nutgraf.summarize"
 
 
-def create_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
-    """A Celery app for these settings; producers (the API) pass with_tasks=False."""
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app for these settings, without tasks (worker.main registers them)."""
+    # Producers (the API, the orphan requeue) send by task name and never import the tasks.
     if not settings.redis_url:
         raise ValueError("NUTGRAF_REDIS_URL is required to talk to the queue")
     app = Celery("nutgraf", broker=settings.redis_url, set_as_current=False)
@@ -57,8 +58,4 @@ def create_celery(settings: Settings, *, with_tasks: bool = True) -> Celery:
         worker_redirect_stdouts=False,
         enable_utc=True,
     )
-    if with_tasks:
-        from worker import tasks
-
-        tasks.register(app, settings)
     return app

@@ -1,4 +1,5 @@
-"""Entry point of `nutgraf worker`: pick the pool, wire process start-up, run Celery."""
+"""The command that starts a worker (`python -m worker`, which `nutgraf worker` runs): pick
+the pool, register the tasks, wire process start-up, run Celery."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from celery import signals
 
 from nutgraf.settings import Settings
-from worker import runtime
+from worker import runtime, tasks
 from worker.app import QUEUE, create_celery
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def run(settings: Settings) -> None:
     """Run a Celery worker in this process until it is told to stop."""
     pool = choose_pool(settings)
     app = create_celery(settings)
+    tasks.register(app, settings)
     processes = settings.worker_concurrency if pool == "prefork" else 1
 
     if pool == "prefork":

@@ -11,12 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import Celery
+
 from nutgraf import models
 from nutgraf.engine import SummarizerCache, set_torch_threads
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings
+from nutgraf.store import JobStore
 from nutgraf.telemetry import Telemetry
 from nutgraf.webhooks import WebhookOutbox
+from worker.queue import create_producer, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class Runtime:
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     )
     warming: bool = True
-    _producer: Any = None
+    _producer: Celery | None = None  # built on the first requeue
 
     def start_background(self) -> None:
         """Load the default model and announce this process, both off the task path."""
@@ -88,13 +91,11 @@ class Runtime:
             orphans = self.store.release_orphans()
             if not orphans:
                 return
-            from worker.app import SUMMARIZE_TASK, create_celery
-
             if self._producer is None:
-                self._producer = create_celery(self.settings, with_tasks=False)
+                self._producer = create_producer(self.settings)
             for job_id in orphans:
                 log.warning("job %s: its worker died; queued again", job_id)
-                self._producer.send_task(SUMMARIZE_TASK, args=[job_id])
+                enqueue(self._producer, job_id)
         except Exception as exc:  # Redis away: the next beat tries again.
             log.warning("orphan check failed: %s", exc)
 

@@ -22,7 +22,6 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from helpers import REPO, STORY, WorkerProcess, wait_for
-from nutgraf.batch_cli import output_line, read_output, scan_input
 from nutgraf.client import BatchItemResult, Client, NutgrafError
 from nutgraf.settings import Settings
 from service import create_app
@@ -306,29 +305,3 @@ def test_ctrl_c_then_a_second_run_resumes_without_duplicates(
     assert all(line["status"] == "succeeded" and line["summary"] for line in model_lines)
     assert all(line["options"]["mode"] == "abstractive" for line in model_lines)
     assert all(line["n"] == int(line["id"][1:]) for line in lines if "n" in line)
-
-
-# -- the pieces that need no service ------------------------------------------------------
-
-
-def test_a_line_cut_short_by_a_crash_is_dropped_before_appending(tmp_path: Path) -> None:
-    out = tmp_path / "out.jsonl"
-    whole = json.dumps({"id": "a", "status": "succeeded"}) + "\n"
-    out.write_text(whole + '{"id": "b", "sta', encoding="utf-8")
-    assert read_output(out) == {"a": "succeeded"}
-    assert out.read_text(encoding="utf-8") == whole
-
-
-def test_a_folder_scan_checks_every_file(tmp_path: Path) -> None:
-    (tmp_path / "empty.txt").write_text("  \n", encoding="utf-8")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    (tmp_path / "fine.txt").write_text("A story.", encoding="utf-8")
-    scan = scan_input(tmp_path)
-    assert scan.ids == ["fine"]
-    assert [p.split(": ", 1)[1].split(" ")[0] for p in scan.problems] == ["text", "not"]
-
-
-def test_an_output_line_keeps_the_result_over_a_clashing_input_field() -> None:
-    item = BatchItemResult(id="7", job_id="j", status="succeeded", summary="New.")
-    line = json.loads(output_line(7, item, {"summary": "reference", "url": "https://x"}))
-    assert line["id"] == 7 and line["summary"] == "New." and line["url"] == "https://x"

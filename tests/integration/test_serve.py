@@ -36,7 +36,8 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
         wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200", interval_s=0.5)
         parts = psutil.Process(serve.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in parts)
-        assert "redis-server" in names and "worker" in names and "api" in names
+        # `nutgraf serve` runs the API and the worker by module name.
+        assert "redis-server" in names and "-m worker" in names and "-m service" in names
 
         text = sample_article.split("\n\n")[0] + " (serve test)"
         response = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})

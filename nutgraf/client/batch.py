@@ -1,5 +1,6 @@
 """`nutgraf batch`: summarize a JSONL file or a folder of .txt files through a running
-service, writing each result as it ends; run again with the same output to resume."""
+service, writing each result as it ends; run again with the same output to resume.
+(Its options are defined with the other commands', in nutgraf.cli.)"""
 
 from __future__ import annotations
 
@@ -12,42 +13,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tqdm import tqdm
+
+from nutgraf.client.bodies import BatchItemResult
+from nutgraf.client.errors import NutgrafError
+from nutgraf.client.http import Client
+from nutgraf.client.stream import ITEM_OPTIONS
+from nutgraf.contract.limits import MAX_CLIENT_ID_CHARS
+from nutgraf.contract.states import TERMINAL
 from nutgraf.settings import Settings
 
-if TYPE_CHECKING:
-    from nutgraf.client import BatchItemResult
-
-MAX_ID_CHARS = 200
 MAX_PROBLEMS_SHOWN = 20
 FSYNC_EVERY_S = 1.0
-# Statuses after which an item is not sent again (failed ones only with --retry-failed).
-DONE = frozenset({"succeeded", "failed", "cancelled"})
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `nutgraf batch`."""
-    parser.add_argument("input", help="a JSONL file ({id, text, ...} per line) or a folder of .txt")
-    parser.add_argument("-o", "--output", required=True, help="JSONL results, appended; resumes")
-    parser.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--api-key", help="Bearer key (default NUTGRAF_API_KEY)")
-    parser.add_argument("--model", help="a model the service serves (default: its default)")
-    parser.add_argument("--length", choices=["headline", "short", "medium", "long"])
-    parser.add_argument("--format", choices=["paragraph", "bullets"])
-    parser.add_argument("--mode", choices=["abstractive", "extractive"])
-    parser.add_argument("--max-words", type=int, help="a hard cap on each summary's words")
-    parser.add_argument(
-        "--strict", action="store_true", default=None, help="regenerate unfaithful summaries once"
-    )
-    parser.add_argument(
-        "--truncate", action="store_true", default=None, help="cut articles over the window"
-    )
-    parser.add_argument("--chunk-size", type=int, default=100, help="items per POST /v1/batches")
-    parser.add_argument(
-        "--retry-failed", action="store_true", help="send again the items that failed before"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 @dataclass
@@ -69,8 +48,8 @@ def _check_record(record: Any, where: str, first_seen: dict[str, str], scan: Sca
         scan.problems.append(f"{where}: missing id")
     elif isinstance(item_id, bool) or not isinstance(item_id, str | int):
         scan.problems.append(f"{where}: id must be a string or an integer")
-    elif not str(item_id) or len(str(item_id)) > MAX_ID_CHARS:
-        scan.problems.append(f"{where}: id must have 1 to {MAX_ID_CHARS} characters")
+    elif not str(item_id) or len(str(item_id)) > MAX_CLIENT_ID_CHARS:
+        scan.problems.append(f"{where}: id must have 1 to {MAX_CLIENT_ID_CHARS} characters")
     elif str(item_id) in first_seen:
         scan.problems.append(
             f"{where}: duplicate id {item_id!r} (first on {first_seen[str(item_id)]})"
@@ -190,7 +169,8 @@ def drop_lines(path: Path, ids: set[str]) -> None:
 
 def output_line(original_id: Any, item: BatchItemResult, extra: dict[str, Any]) -> str:
     """One JSONL line: the result (with the input's own id), then the input's other fields."""
-    result = item.model_dump(mode="json", exclude={"id", "callback"})
+    # What the server sent, no defaults filled in (a refused item's options stay {}).
+    result = item.model_dump(mode="json", exclude={"id", "callback"}, exclude_unset=True)
     line = {"id": original_id, "status": result.pop("status"), "summary": result.pop("summary")}
     line |= result
     line |= {name: value for name, value in extra.items() if name not in line}
@@ -211,11 +191,6 @@ def _stderr(message: str) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run `nutgraf batch`; 0 when every item succeeded, 1 if any failed, 2 on bad input."""
-    # Imported here: building the command line parser must not pay for httpx.
-    from tqdm import tqdm
-
-    from nutgraf.client import OPTION_FIELDS, BatchItemResult, Client, NutgrafError
-
     # httpx logs every request at INFO: one line per poll would bury the progress bar.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -243,7 +218,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         _stderr(f"input field(s) {', '.join(replaced)} are replaced by the result's in the output")
 
     wanted = set(scan.ids)
-    previous = {i: s for i, s in read_output(out).items() if i in wanted and s in DONE}
+    # Items that ended are not sent again (failed ones only with --retry-failed).
+    previous = {i: s for i, s in read_output(out).items() if i in wanted and s in TERMINAL}
     if args.retry_failed:
         again = {i for i, s in previous.items() if s != "succeeded"}
         if again:
@@ -252,7 +228,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     earlier_failed = sum(1 for s in previous.values() if s != "succeeded")
     to_send = len(wanted) - len(previous)
     succeeded = failed = 0
-    options = {name: getattr(args, name) for name in OPTION_FIELDS}
+    options = {name: getattr(args, name) for name in ITEM_OPTIONS}
     # Input fields to write back with each result, kept only while the item is in flight.
     pending: dict[str, tuple[Any, dict[str, Any]]] = {}
 

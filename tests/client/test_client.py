@@ -147,6 +147,28 @@ def job_body(status: str = "queued", **extra: Any) -> dict[str, Any]:
     return body | extra
 
 
+def batch_body(batch_id: str, status: str, **counts: int) -> dict[str, Any]:
+    """A batch body as the API sends it."""
+    return {
+        "id": batch_id,
+        "status": status,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "completed_at": None,
+        "counts": {
+            "total": 0,
+            "queued": 0,
+            "running": 0,
+            "succeeded": 0,
+            "failed": 0,
+            "cancelled": 0,
+        }
+        | counts,
+        "progress": 0.0,
+        "callback": None,
+        "results_url": f"/v1/batches/{batch_id}/results",
+    }
+
+
 def error_body(code: str, message: str = "no") -> dict[str, Any]:
     """The API's error body."""
     return {"error": {"code": code, "message": message}}
@@ -323,12 +345,12 @@ def test_a_batch_too_large_for_the_server_is_sent_in_halves(server: LocalServer)
                 return Reply(413, error_body("payload_too_large"))
             batch_id = f"b{len(batches)}"
             batches[batch_id] = seen.body["items"]
-            return Reply(202, {"id": batch_id, "status": "queued"})
+            return Reply(202, batch_body(batch_id, "queued"))
         batch_id = seen.path.split("/")[3].split("?")[0]
         items = batches[batch_id]
         if "/results" not in seen.path:
             counts = {"total": len(items), "succeeded": len(items)}
-            return Reply(200, {"id": batch_id, "status": "succeeded", "counts": counts})
+            return Reply(200, batch_body(batch_id, "succeeded", **counts))
         results = [
             job_body("succeeded", id=item["id"], job_id=f"j-{item['id']}", summary=item["text"])
             for item in items

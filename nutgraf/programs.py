@@ -1,0 +1,45 @@
+"""The two long-running programs, the API and a worker: how each is started.
+
+The core never imports them (they import it): `nutgraf api` and `nutgraf worker` run
+them by module name, `python -m service` and `python -m worker`, and both begin the same
+way, with start().
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from nutgraf.logs import configure_logging
+from nutgraf.settings import Settings, SettingsError, load_settings
+
+# The `nutgraf` subcommand, and the module that runs it.
+MODULES = {"api": "service", "worker": "worker"}
+
+
+def command(name: str) -> list[str]:
+    """The command line that runs program `name` ("api" or "worker") with this Python."""
+    return [sys.executable, "-m", MODULES[name]]
+
+
+def require_redis(settings: Settings) -> None:
+    """Exit with one clear line when no Redis is configured (the programs need one)."""
+    if not settings.redis_url:
+        raise SystemExit("nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)")
+
+
+def start(run: Callable[[Settings], None]) -> int:
+    """Read the settings, configure logging, check Redis, then `run`; the exit status."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"nutgraf: {exc}", file=sys.stderr)
+        return 2
+    # Before the program's heavy imports, so that a failing import is logged.
+    configure_logging(settings)
+    require_redis(settings)
+    try:
+        run(settings)
+    except KeyboardInterrupt:
+        return 130
+    return 0

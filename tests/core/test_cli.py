@@ -1,0 +1,60 @@
+"""`nutgraf api` and `nutgraf worker` become `python -m service` and `python -m worker` (the
+core never imports them); those two start alike: settings, logging, a Redis URL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nutgraf import cli
+
+NO_REDIS = "nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any NUTGRAF_* variable, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
+    return env | extra
+
+
+@pytest.mark.parametrize(("command", "module"), [("api", "service"), ("worker", "worker")])
+def test_the_command_replaces_itself_with_the_program(
+    command: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://127.0.0.1:1/0")
+    execs: list[tuple[str, list[str]]] = []
+
+    def execv(path: str, argv: list[str]) -> None:
+        execs.append((path, argv))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execv", execv)
+    with pytest.raises(SystemExit):
+        cli.main([command])
+    assert execs == [(sys.executable, [sys.executable, "-m", module])]
+
+
+def test_without_redis_the_command_stops_before_the_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NUTGRAF_REDIS_URL", raising=False)
+    monkeypatch.setattr(os, "execv", lambda *_: pytest.fail("exec without a Redis URL"))
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["worker"])
+    assert stopped.value.code == NO_REDIS
+
+
+@pytest.mark.parametrize("module", ["service", "worker"])
+def test_a_program_refuses_to_start_without_redis_or_with_bad_settings(module: str) -> None:
+    run = [sys.executable, "-m", module]
+    no_redis = subprocess.run(run, env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert no_redis.returncode == 1
+    assert no_redis.stderr.strip().splitlines()[-1] == NO_REDIS
+    bad = subprocess.run(
+        run, env=clean_env(NUTGRAF_DEVICE="tpu"), capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("nutgraf: invalid settings: NUTGRAF_DEVICE")

@@ -1,0 +1,22 @@
+"""The one way a job reaches the workers, for the API and for the worker's own requeue.
+
+Imports no task and no model stack: the API process sends with it and stays light.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from nutgraf.settings import Settings
+from worker.app import SUMMARIZE_TASK, create_celery
+
+
+def create_producer(settings: Settings) -> Celery:
+    """A Celery app that only sends; build one per process and keep it (it pools connections)."""
+    return create_celery(settings)
+
+
+def enqueue(producer: Celery, job_id: str) -> None:
+    """Put one summary job on the queue (raises on broker failure)."""
+    # The message carries the id only: the article waits in the job record in Redis.
+    producer.send_task(SUMMARIZE_TASK, args=[job_id])
