@@ -7,11 +7,14 @@ way, with start().
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
 from nutgraf.logs import configure_logging
 from nutgraf.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
 
 # The `nutgraf` subcommand, and the module that runs it.
 MODULES = {"api": "service", "worker": "worker"}
@@ -19,7 +22,8 @@ MODULES = {"api": "service", "worker": "worker"}
 
 def command(name: str) -> list[str]:
     """The command line that runs program `name` ("api" or "worker") with this Python."""
-    return [sys.executable, "-m", MODULES[name]]
+    # -P: the installed package, never a folder named service/ or worker/ where it runs.
+    return [sys.executable, "-P", "-m", MODULES[name]]
 
 
 def require_redis(settings: Settings) -> None:
@@ -28,18 +32,22 @@ def require_redis(settings: Settings) -> None:
         raise SystemExit("nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)")
 
 
-def start(run: Callable[[Settings], None]) -> int:
+def start(name: str, run: Callable[[Settings], None]) -> int:
     """Read the settings, configure logging, check Redis, then `run`; the exit status."""
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"nutgraf: {exc}", file=sys.stderr)
         return 2
-    # Before the program's heavy imports, so that a failing import is logged.
+    # Before the program's heavy imports (inside `run`), so that a failing import is logged.
     configure_logging(settings)
     require_redis(settings)
     try:
         run(settings)
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # One record with its traceback, in the log format the collectors read.
+        log.exception("nutgraf %s stopped on an error", name)
+        return 1
     return 0

@@ -7,10 +7,10 @@ from nutgraf.settings import Settings
 
 
 def _run(settings: Settings) -> None:
-    # Imported once logging is set up, so that a failing import is logged.
+    # Imported once logging is set up: a failing import is logged like any other error.
     from service.server import run
 
     run(settings)
 
 
-sys.exit(start(_run))
+sys.exit(start("api", _run))

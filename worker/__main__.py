@@ -13,4 +13,4 @@ def _run(settings: Settings) -> None:
     run(settings)
 
 
-sys.exit(start(_run))
+sys.exit(start("worker", _run))

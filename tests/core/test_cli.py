@@ -3,13 +3,16 @@ core never imports them); those two start alike: settings, logging, a Redis URL.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
-from nutgraf import cli
+from nutgraf import cli, programs
+from nutgraf.settings import Settings
 
 NO_REDIS = "nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)"
 
@@ -18,6 +21,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     """This environment without any NUTGRAF_* variable, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
     return env | extra
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """The commands configure the root logger; later tests get it back as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.mark.parametrize(("command", "module"), [("api", "service"), ("worker", "worker")])
@@ -34,7 +47,7 @@ def test_the_command_replaces_itself_with_the_program(
     monkeypatch.setattr(os, "execv", execv)
     with pytest.raises(SystemExit):
         cli.main([command])
-    assert execs == [(sys.executable, [sys.executable, "-m", module])]
+    assert execs == [(sys.executable, [sys.executable, "-P", "-m", module])]
 
 
 def test_without_redis_the_command_stops_before_the_program(
@@ -58,3 +71,18 @@ def test_a_program_refuses_to_start_without_redis_or_with_bad_settings(module: s
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("nutgraf: invalid settings: NUTGRAF_DEVICE")
+
+
+def test_a_program_that_fails_logs_it_once_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("NUTGRAF_LOG_FORMAT", "text")
+
+    def run(_settings: Settings) -> None:
+        raise ImportError("no module named celery")
+
+    assert programs.start("worker", run) == 1
+    out = capsys.readouterr().out
+    assert "nutgraf worker stopped on an error" in out
+    assert out.count("ImportError: no module named celery") == 1
