@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 
+from celery import Celery
 from flask import Flask
 
-from nutgraf.jobs import JobStore
 from nutgraf.settings import Settings, load_settings
-from service.api import v1
+from nutgraf.store import JobStore
+from service import context
 from service.errors import register_error_handlers
-from service.health import health
-from service.openapi import openapi
-from service.queue import Queue
+from service.routes import register_routes
 from service.security import install_security
-from service.web import web
+from worker.queue import create_producer
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +21,7 @@ log = logging.getLogger(__name__)
 BODY_BYTES_PER_CHAR = 12
 
 
-def create_app(settings: Settings | None = None, queue: Queue | None = None) -> Flask:
+def create_app(settings: Settings | None = None, producer: Celery | None = None) -> Flask:
     """Build the API; tests pass their own settings, production reads the environment."""
     settings = settings or load_settings()
     if not settings.redis_url:
@@ -31,20 +30,18 @@ def create_app(settings: Settings | None = None, queue: Queue | None = None) -> 
     # Bodies past this are refused from Content-Length, before they are read.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_chars * BODY_BYTES_PER_CHAR + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["nutgraf.settings"] = settings
-    app.extensions["nutgraf.store"] = JobStore.from_url(
+    store = JobStore.from_url(
         settings.redis_url, settings.job_ttl_s, settings.cache_ttl_s, precision=settings.dtype
     )
-    app.extensions["nutgraf.queue"] = queue or Queue(settings)
+    app.extensions[context.SETTINGS] = settings
+    app.extensions[context.STORE] = store
+    app.extensions[context.PRODUCER] = producer or create_producer(settings)
     register_error_handlers(app)
-    app.register_blueprint(v1)
-    app.register_blueprint(health)
-    app.register_blueprint(web)
-    app.register_blueprint(openapi)
+    register_routes(app)
     # Imported here: importing service.server runs this module in the gunicorn master, and
     # prometheus_client must not load before server.py sets PROMETHEUS_MULTIPROC_DIR.
     from service.metrics import metrics
 
     app.register_blueprint(metrics)
-    install_security(app, settings, app.extensions["nutgraf.store"])
+    install_security(app, settings, store)
     return app

@@ -1,8 +1,15 @@
-"""Every HTTP error leaves through here, as the contract's JSON body."""
+"""Every HTTP error leaves through here, as the contract's JSON body.
+
+Each error class is one row of the contract's error table: its status, its code, when it
+is answered (`when`, published in the OpenAPI document) and the headers it carries. The
+document's error table and each operation's error responses are built from these
+classes (service/openapi.py), so a code exists once.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 import redis
 from flask import Flask, Response, jsonify, request
@@ -16,82 +23,151 @@ RETRY_AFTER_S = 5
 OVERLOADED_RETRY_AFTER_S = 30
 
 
-class ApiError(Exception):
-    """An error the client can act on: status, machine-readable code, human message."""
+class HttpError(Exception):
+    """An error answer of the contract: status, machine-readable code, human message."""
 
-    status = 400
-    code = "bad_request"
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    # When the API answers it, as the OpenAPI document says; "" for codes it leaves out.
+    when: ClassVar[str] = ""
+    # The headers that come with it (their values are set where it is raised).
+    header_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
 
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if cls.when:
+            CATALOGUE.append(cls)
+
+
+# Every documented error class, in the order they are defined below (by status).
+CATALOGUE: list[type[HttpError]] = []
+
+
+class ApiError(HttpError):
+    """An error a view or a request hook raises, listed by the operations it can end."""
+
 
 class InvalidJson(ApiError):
     status, code = 400, "invalid_json"
-
-
-class UnsupportedMediaType(ApiError):
-    status, code = 415, "unsupported_media_type"
-
-
-class InvalidRequest(ApiError):
-    status, code = 422, "invalid_request"
-
-
-class TextTooLong(ApiError):
-    status, code = 413, "text_too_long"
-
-
-class NotFound(ApiError):
-    status, code = 404, "not_found"
-
-
-class NotCancellable(ApiError):
-    status, code = 409, "not_cancellable"
-
-
-class IdempotencyKeyInUse(ApiError):
-    status, code = 409, "idempotency_key_in_use"
-
-
-class IdempotencyKeyReused(ApiError):
-    status, code = 422, "idempotency_key_reused"
-
-
-class Unavailable(ApiError):
-    status, code = 503, "unavailable"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
+    when = "The body is not valid JSON (or not UTF-8)."
 
 
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
+    when = "API keys are configured and no valid key was sent."
+    header_names = ("WWW-Authenticate",)
 
     def __init__(self, message: str) -> None:
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+    when = (
+        "Unknown (or expired) id, or unknown route; on a POST, the job or batch "
+        "that its Idempotency-Key created has expired."
+    )
+
+
+class MethodNotAllowed(HttpError):
+    """Answered by the routing for any route, so documented once rather than per operation."""
+
+    status, code = 405, "method_not_allowed"
+    when = "The route exists, not with this method."
+    header_names = ("Allow",)
+
+
+class IdempotencyKeyInUse(ApiError):
+    status, code = 409, "idempotency_key_in_use"
+    when = "A request with this Idempotency-Key is still being handled."
+
+
+class NotCancellable(ApiError):
+    status, code = 409, "not_cancellable"
+    when = "The job is running or has already ended."
+
+
+class TextTooLong(ApiError):
+    status, code = 413, "text_too_long"
+    when = "`text` over NUTGRAF_MAX_CHARS, or a body too large to read."
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+    when = "A batch body over NUTGRAF_MAX_BODY_MB."
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+    when = "The body is not `application/json`."
+
+
+class InvalidRequest(ApiError):
+    status, code = 422, "invalid_request"
+    when = (
+        "Missing, empty or wrong-typed field; unknown model, field or option; "
+        "a refused callback_url."
+    )
+
+
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+    when = "This Idempotency-Key was used with a different body."
+
+
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
+    when = "Over the per-key rate limit; see Retry-After."
+    header_names = ("Retry-After",)
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
+class InternalError(ApiError):
+    status, code = 500, "internal_error"
+    when = "A bug; it has been logged."
+
+
+class Unavailable(ApiError):
+    status, code = 503, "unavailable"
+    when = "Redis or the queue cannot be reached; see Retry-After."
+    header_names = ("Retry-After",)
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 class Overloaded(ApiError):
     status, code = 503, "overloaded"
+    when = "More jobs queued than NUTGRAF_MAX_QUEUE; see Retry-After."
+    header_names = ("Retry-After",)
 
     def __init__(self, message: str, retry_after_s: int = OVERLOADED_RETRY_AFTER_S) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
-def error_response(
+# What Werkzeug raises before a view runs (unknown route, wrong method, body too large...),
+# by status; HttpError itself is the plain 400 `bad_request`.
+_WERKZEUG_ERRORS: dict[int, type[HttpError]] = {
+    cls.status: cls
+    for cls in (HttpError, NotFound, MethodNotAllowed, TextTooLong, UnsupportedMediaType)
+}
+
+
+def error_response(error: HttpError) -> Response:
+    """The one JSON error body of the contract."""
+    return _json_error(error.status, error.code, error.message, error.headers)
+
+
+def _json_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    """The one JSON error body of the contract."""
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -99,22 +175,30 @@ def error_response(
     return response
 
 
-# Codes for errors Werkzeug raises before a view runs (unknown route, wrong method...).
-_HTTP_CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "text_too_long",
-    415: "unsupported_media_type",
-}
+def _from_werkzeug(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    cls = _WERKZEUG_ERRORS.get(status)
+    message = exc.description or exc.name
+    headers = {}
+    if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    if status == 413:
+        message = "request body is larger than this service accepts"
+        if request.max_content_length is not None:
+            message += f" ({request.max_content_length} bytes)"
+        if request.path.startswith("/v1/batches"):
+            cls = PayloadTooLarge
+    if cls is None:  # a status the contract has no code for
+        return _json_error(status, "http_error", message, headers)
+    return error_response(cls(message, headers=headers))
 
 
 def register_error_handlers(app: Flask) -> None:
     """Install handlers so that no request, however malformed, sees HTML or a bare 500."""
 
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    @app.errorhandler(HttpError)
+    def _api_error(exc: HttpError) -> Response:
+        return error_response(exc)
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> Response:
@@ -122,39 +206,21 @@ def register_error_handlers(app: Flask) -> None:
         # the fallback when the limiter could not (its storage failed mid-request).
         if isinstance(exc.response, Response):
             return exc.response
-        error = RateLimited(
-            f"rate limit of {exc.description} exceeded", exc.limit.limit.get_expiry()
+        return error_response(
+            RateLimited(f"rate limit of {exc.description} exceeded", exc.limit.limit.get_expiry())
         )
-        return error_response(error.status, error.code, error.message, error.headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        code = _HTTP_CODES.get(status, "http_error")
-        headers = {}
-        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        message = exc.description or exc.name
-        if status == 413:
-            message = "request body is larger than this service accepts"
-            if request.max_content_length is not None:
-                message += f" ({request.max_content_length} bytes)"
-            if request.path.startswith("/v1/batches"):
-                code = "payload_too_large"
-        return error_response(status, code, message, headers)
+        return _from_werkzeug(exc)
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)
     def _redis_down(exc: Exception) -> Response:
         log.warning("redis unavailable: %s", exc)
-        return error_response(
-            503,
-            "unavailable",
-            "the job store is unreachable; try again shortly",
-            {"Retry-After": str(RETRY_AFTER_S)},
-        )
+        return error_response(Unavailable("the job store is unreachable; try again shortly"))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "internal error; it has been logged")
+        return error_response(InternalError("internal error; it has been logged"))

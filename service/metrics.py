@@ -31,9 +31,11 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from nutgraf import logs
+from nutgraf.contract import MAX_WAIT_S
 from nutgraf.contract.states import TERMINAL
 from nutgraf.store import JobStore
 from nutgraf.telemetry import BATCH_SIZE, JOB_DURATION, MODEL_LOAD, Telemetry
+from service.apidoc import Reply, documented
 
 log = logging.getLogger(__name__)
 # One line per request, under a name of its own so that it can be routed or silenced.
@@ -57,8 +59,8 @@ REQUEST_SECONDS = Histogram(
     "nutgraf_http_request_duration_seconds",
     "Time to answer an HTTP request, by method and route.",
     ["method", "route"],
-    # Up to 30 s: `Prefer: wait=N` holds a POST open that long.
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    # Up to MAX_WAIT_S: `Prefer: wait=N` holds a POST open that long.
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, MAX_WAIT_S),
 )
 CACHE_HITS = Counter(
     "nutgraf_cache_hits", 'Summary submissions answered from the cache ("cached": true).'
@@ -74,7 +76,11 @@ def count_cache(hits: int = 0, misses: int = 0) -> None:
         CACHE_MISSES.inc(misses)
 
 
+SCRAPE = "Prometheus metrics (text exposition format)"
+
+
 @metrics.get("/metrics")
+@documented(SCRAPE, "operations", {200: Reply(SCRAPE, media="text/plain")}, operation_id="metrics")
 def scrape() -> Response:
     """Prometheus text exposition of the API, the workers and the job store."""
     collector: Collector = current_app.extensions["nutgraf.metrics"]

@@ -1,120 +1,50 @@
-"""The OpenAPI 3.1 document of the API at /openapi.json, and Swagger UI at /docs.
+"""The OpenAPI 3.1 document, generated from the app's own routes.
 
-Request and response schemas are not written here: they are the pydantic models that
-validate requests (nutgraf.contract.requests) and describe responses
-(nutgraf.contract.responses), turned
-into JSON Schema by pydantic, so the document cannot drift from the validation.
+Nothing here lists the paths: `build_document` walks the routes registered on the app and
+takes each one's path, method and path parameters from Flask, and what it answers from the
+`@documented` operation beside it (service/apidoc.py). Request and response schemas are
+the pydantic models of nutgraf.contract, turned into JSON Schema by pydantic; the error
+table and each error response come from the error classes of service/errors.py. So the
+document cannot drift from the routes, the validation or the errors.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
+import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, send_from_directory, url_for
-from markupsafe import escape
+from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 import nutgraf
-from nutgraf.contract import BatchItem, BatchRequest, SummaryRequest
-from nutgraf.contract import responses as am
+from nutgraf.contract import (
+    DEFAULT_RESULTS_PAGE,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_RESULTS_PAGE,
+    MAX_WAIT_S,
+)
+from nutgraf.contract.responses import ErrorBody
+from service.apidoc import Callback, Operation, Reply, operation_of
+from service.errors import CATALOGUE, HttpError, InternalError, MethodNotAllowed, NotFound
+from service.security import V1_HOOK_ERRORS, V1_PREFIX
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-# Swagger UI 5 (flask-swagger-ui ships its dist files): version 4 cannot read OpenAPI 3.1.
-SWAGGER_UI_DIR = str(files("flask_swagger_ui") / "dist")
-# Swagger UI needs data: images and inline style attributes; everything else is this origin.
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
-MAX_PREFER_WAIT_S = 30
+# Methods Flask adds to every route by itself.
+IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
+# Every /v1 call can meet the hooks in front of /v1 (keys, rate limit), and a bug.
+V1_ERRORS: tuple[type[HttpError], ...] = (*V1_HOOK_ERRORS, InternalError)
+# Answered for any route, rather than by one operation.
+ROUTE_ERRORS: tuple[type[HttpError], ...] = (NotFound, MethodNotAllowed)
 
-openapi = Blueprint("openapi", __name__)
-
-REQUEST_MODELS: list[type[BaseModel]] = [SummaryRequest, BatchRequest, BatchItem]
-RESPONSE_MODELS: list[type[BaseModel]] = [
-    am.ErrorBody,
-    am.JobBody,
-    am.BatchBody,
-    am.BatchResults,
-    am.ModelsList,
-    am.HealthBody,
-    am.ReadyBody,
-    am.SummaryCompleted,
-    am.BatchCompleted,
+TAGS = [
+    {"name": "summaries", "description": "One article, one summary job."},
+    {"name": "batches", "description": "Many articles in one request."},
+    {"name": "models", "description": "What this deployment serves."},
+    {"name": "operations", "description": "Probes and metrics."},
+    {"name": "docs", "description": "This documentation and the web page."},
 ]
-
-
-@dataclass(frozen=True)
-class ErrorCode:
-    """One (status, code) pair of the contract and when it is answered."""
-
-    status: int
-    code: str
-    when: str
-
-
-# Every error the API answers, as the contract lists them.
-ERRORS: dict[str, ErrorCode] = {
-    e.code: e
-    for e in [
-        ErrorCode(400, "invalid_json", "The body is not valid JSON (or not UTF-8)."),
-        ErrorCode(401, "unauthorized", "API keys are configured and no valid key was sent."),
-        ErrorCode(
-            404,
-            "not_found",
-            "Unknown (or expired) id, or unknown route; on a POST, the job or batch "
-            "that its Idempotency-Key created has expired.",
-        ),
-        ErrorCode(405, "method_not_allowed", "The route exists, not with this method."),
-        ErrorCode(
-            409,
-            "idempotency_key_in_use",
-            "A request with this Idempotency-Key is still being handled.",
-        ),
-        ErrorCode(409, "not_cancellable", "The job is running or has already ended."),
-        ErrorCode(
-            413, "text_too_long", "`text` over NUTGRAF_MAX_CHARS, or a body too large to read."
-        ),
-        ErrorCode(413, "payload_too_large", "A batch body over NUTGRAF_MAX_BODY_MB."),
-        ErrorCode(415, "unsupported_media_type", "The body is not `application/json`."),
-        ErrorCode(
-            422,
-            "invalid_request",
-            "Missing, empty or wrong-typed field; unknown model, field or option; "
-            "a refused callback_url.",
-        ),
-        ErrorCode(
-            422,
-            "idempotency_key_reused",
-            "This Idempotency-Key was used with a different body.",
-        ),
-        ErrorCode(429, "rate_limited", "Over the per-key rate limit; see Retry-After."),
-        ErrorCode(500, "internal_error", "A bug; it has been logged."),
-        ErrorCode(503, "unavailable", "Redis or the queue cannot be reached; see Retry-After."),
-        ErrorCode(503, "overloaded", "More jobs queued than NUTGRAF_MAX_QUEUE; see Retry-After."),
-    ]
-}
-# Headers that come with some error codes.
-ERROR_HEADERS: dict[str, list[str]] = {
-    "unauthorized": ["WWW-Authenticate"],
-    "method_not_allowed": ["Allow"],
-    "rate_limited": ["Retry-After"],
-    "unavailable": ["Retry-After"],
-    "overloaded": ["Retry-After"],
-}
-
-# Errors every /v1 call can get; the rest are listed per operation.
-V1_ERRORS = ("unauthorized", "rate_limited", "internal_error")
-BODY_ERRORS = ("invalid_json", "unsupported_media_type", "invalid_request")
-IDEMPOTENCY_ERRORS = ("idempotency_key_reused", "idempotency_key_in_use")
-WORK_ERRORS = ("unavailable", "overloaded")
 
 HEADERS: dict[str, dict[str, Any]] = {
     "Location": {
@@ -144,6 +74,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Header and query parameters by the name operations use; path parameters are named after
+# the route's variable (job_id: JobId).
 PARAMETERS: dict[str, dict[str, Any]] = {
     "IdempotencyKey": {
         "name": "Idempotency-Key",
@@ -155,14 +87,14 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "(422 `idempotency_key_reused`); the same key while the first request is still "
         "being handled gets 409 `idempotency_key_in_use`. Remembered for "
         "NUTGRAF_IDEMPOTENCY_TTL_S.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
     },
     "Prefer": {
         "name": "Prefer",
         "in": "header",
         "required": False,
         "description": "`wait=N`: hold the request up to N seconds (at most "
-        f"{MAX_PREFER_WAIT_S}) for the summary; answered 200 if it is ready by then "
+        f"{MAX_WAIT_S}) for the summary; answered 200 if it is ready by then "
         "(with Preference-Applied), else 202 as usual.",
         "schema": {"type": "string"},
         "example": "wait=10",
@@ -193,7 +125,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "in": "query",
         "required": False,
         "description": "Most items on the page.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_RESULTS_PAGE,
+            "default": DEFAULT_RESULTS_PAGE,
+        },
     },
 }
 
@@ -249,31 +186,43 @@ def _ref(name: str, kind: str = "schemas") -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _json_content(schema_name: str) -> dict[str, Any]:
-    return {"application/json": {"schema": _ref(schema_name)}}
+def _json_content(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": _ref(model.__name__)}}
 
 
-def _error_responses(*codes: str) -> dict[str, Any]:
+def openapi_path(rule: str) -> str:
+    """Flask's `/v1/summaries/<job_id>` (or `<string:job_id>`) as `/v1/summaries/{job_id}`."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _path_parameter(name: str) -> str:
+    """The component of a route variable: job_id is JobId."""
+    component = "".join(part.title() for part in name.split("_"))
+    if component not in PARAMETERS:
+        raise LookupError(f"no parameter component {component} for route variable {name!r}")
+    return component
+
+
+def error_responses(errors: tuple[type[HttpError], ...]) -> dict[str, Any]:
     """One response per status, listing its possible codes, with an example of each."""
-    by_status: dict[int, list[ErrorCode]] = {}
-    for code in codes:
-        error = ERRORS[code]
+    by_status: dict[int, list[type[HttpError]]] = {}
+    for error in sorted(set(errors), key=CATALOGUE.index):
         by_status.setdefault(error.status, []).append(error)
     responses: dict[str, Any] = {}
-    for status, errors in sorted(by_status.items()):
-        lines = [f"- `{e.code}`: {e.when}" for e in errors]
-        header_names = sorted({h for e in errors for h in ERROR_HEADERS.get(e.code, [])})
+    for status, classes in sorted(by_status.items()):
+        lines = [f"- `{e.code}`: {e.when}" for e in classes]
+        header_names = sorted({h for e in classes for h in e.header_names})
         response: dict[str, Any] = {
             "description": "Error codes:\n" + "\n".join(lines),
             "content": {
                 "application/json": {
-                    "schema": _ref("ErrorBody"),
+                    "schema": _ref(ErrorBody.__name__),
                     "examples": {
                         e.code: {
                             "summary": e.code,
                             "value": {"error": {"code": e.code, "message": e.when}},
                         }
-                        for e in errors
+                        for e in classes
                     },
                 }
             },
@@ -284,276 +233,118 @@ def _error_responses(*codes: str) -> dict[str, Any]:
     return responses
 
 
-def _job_response(description: str, *headers: str) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": _json_content("JobBody")}
-    if headers:
-        response["headers"] = {name: _ref(name, "headers") for name in headers}
+def _reply(reply: Reply) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": reply.description}
+    if reply.headers:
+        response["headers"] = {name: _ref(name, "headers") for name in reply.headers}
+    if reply.body is not None:
+        response["content"] = _json_content(reply.body)
+    else:
+        schema = {"type": "object"} if reply.media == "application/json" else {"type": "string"}
+        response["content"] = {reply.media: {"schema": schema}}
     return response
 
 
-def _operation(
-    operation_id: str,
-    summary: str,
-    tag: str,
-    responses: dict[str, Any],
-    *,
-    description: str | None = None,
-    parameters: tuple[str, ...] = (),
-    body: str | None = None,
-    v1: bool = True,
-    callbacks: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag]}
-    if description:
-        operation["description"] = description
-    if parameters:
-        operation["parameters"] = [_ref(p, "parameters") for p in parameters]
-    if body:
-        operation["requestBody"] = {"required": True, "content": _json_content(body)}
-    operation["responses"] = responses
-    if callbacks:
-        operation["callbacks"] = callbacks
+def _callback(callback: Callback) -> dict[str, Any]:
+    post = {
+        "summary": callback.summary,
+        "parameters": CALLBACK_HEADERS,
+        "requestBody": {"required": True, "content": _json_content(callback.body)},
+        "responses": {
+            "2XX": {"description": "Delivered."},
+            "default": {
+                "description": "Not delivered: retried with exponential "
+                "backoff until NUTGRAF_WEBHOOK_RETRY_FOR_S after the first try."
+            },
+        },
+    }
+    return {callback.name: {"{$request.body#/callback_url}": {"post": post}}}
+
+
+def _operation(operation: Operation, operation_id: str, v1: bool) -> dict[str, Any]:
+    built: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+    }
+    if operation.description:
+        built["description"] = operation.description
+    if operation.parameters:
+        built["parameters"] = [_ref(_known(p), "parameters") for p in operation.parameters]
+    if operation.body is not None:
+        built["requestBody"] = {"required": True, "content": _json_content(operation.body)}
+    errors = (*V1_ERRORS, *operation.errors) if v1 else operation.errors
+    built["responses"] = {
+        **{str(status): _reply(reply) for status, reply in sorted(operation.replies.items())},
+        **error_responses(errors),
+    }
+    if operation.callbacks:
+        built["callbacks"] = {k: v for c in operation.callbacks for k, v in _callback(c).items()}
     # Optional: the key is needed only when the deployment has keys ({} = no requirement).
-    operation["security"] = [{"bearerAuth": []}, {}] if v1 else []
-    return operation
+    built["security"] = [{"bearerAuth": []}, {}] if v1 else []
+    return built
 
 
-def _callback(name: str, schema: str, description: str) -> dict[str, Any]:
-    return {
-        name: {
-            "{$request.body#/callback_url}": {
-                "post": {
-                    "summary": description,
-                    "parameters": CALLBACK_HEADERS,
-                    "requestBody": {"required": True, "content": _json_content(schema)},
-                    "responses": {
-                        "2XX": {"description": "Delivered."},
-                        "default": {
-                            "description": "Not delivered: retried with exponential "
-                            "backoff until NUTGRAF_WEBHOOK_RETRY_FOR_S after the first try."
-                        },
-                    },
-                }
-            }
-        }
-    }
+def _known(parameter: str) -> str:
+    if parameter not in PARAMETERS:
+        raise LookupError(f"no parameter component {parameter!r}")
+    return parameter
 
 
-def _static_get(operation_id: str, summary: str, tag: str, media: str) -> dict[str, Any]:
-    schema = {"type": "object"} if media == "application/json" else {"type": "string"}
-    return {
-        "get": _operation(
-            operation_id,
-            summary,
-            tag,
-            {"200": {"description": summary, "content": {media: {"schema": schema}}}},
-            v1=False,
-        )
-    }
+def _operations(app: Flask) -> tuple[dict[str, Any], list[Operation]]:
+    """The paths of every documented route of the app, and their operations."""
+    paths: dict[str, Any] = {}
+    found: list[Operation] = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        operation = operation_of(view)
+        if operation is None:
+            continue
+        path = openapi_path(rule.rule)
+        item = paths.setdefault(path, {})
+        variables = re.findall(r"{([^}]+)}", path)
+        if variables:
+            item["parameters"] = [_ref(_path_parameter(v), "parameters") for v in variables]
+        methods = sorted((rule.methods or set()) - IMPLICIT_METHODS)
+        if len(methods) != 1:
+            raise ValueError(f"{rule.rule}: one method per documented view, not {methods}")
+        operation_id = operation.operation_id or view.__name__
+        item[methods[0].lower()] = _operation(operation, operation_id, path.startswith(V1_PREFIX))
+        found.append(operation)
+    return paths, found
 
 
-def _paths() -> dict[str, Any]:
-    submit_errors = (*V1_ERRORS, *BODY_ERRORS, *IDEMPOTENCY_ERRORS, *WORK_ERRORS)
-    read_errors = (*V1_ERRORS, "not_found", "unavailable")
-    return {
-        "/v1/summaries": {
-            "post": _operation(
-                "create_summary",
-                "Submit an article",
-                "summaries",
-                {
-                    "200": _job_response(
-                        "The job has ended (`succeeded`, or `failed`): a cache hit, "
-                        "extractive mode, done within `Prefer: wait`, or a replay of an "
-                        "ended job.",
-                        "Preference-Applied",
-                        "Idempotent-Replayed",
-                    ),
-                    "202": _job_response(
-                        "Queued or running: poll Location.", "Location", "Idempotent-Replayed"
-                    ),
-                    # not_found: an Idempotency-Key replay whose job has expired.
-                    **_error_responses(*submit_errors, "text_too_long", "not_found"),
-                },
-                description="Identical submissions share work: while the first is queued "
-                "or running a second gets the same job; afterwards it is a cache hit.",
-                parameters=("IdempotencyKey", "Prefer"),
-                body="SummaryRequest",
-                callbacks=_callback(
-                    "summaryCompleted", "SummaryCompleted", "The job ended (callback_url)."
-                ),
-            ),
-        },
-        "/v1/summaries/{job_id}": {
-            "parameters": [_ref("JobId", "parameters")],
-            "get": _operation(
-                "get_summary",
-                "Read a job",
-                "summaries",
-                {"200": _job_response("The job."), **_error_responses(*read_errors)},
-            ),
-            "delete": _operation(
-                "cancel_summary",
-                "Cancel a queued job",
-                "summaries",
-                {
-                    "200": _job_response("The job, now `cancelled`."),
-                    **_error_responses(*read_errors, "not_cancellable"),
-                },
-            ),
-        },
-        "/v1/batches": {
-            "post": _operation(
-                "create_batch",
-                "Submit a batch of articles",
-                "batches",
-                {
-                    "202": {
-                        "description": "The batch: poll Location, read its results_url.",
-                        "headers": {
-                            "Location": _ref("Location", "headers"),
-                            "Idempotent-Replayed": _ref("Idempotent-Replayed", "headers"),
-                        },
-                        "content": _json_content("BatchBody"),
-                    },
-                    # not_found: an Idempotency-Key replay whose batch has expired.
-                    **_error_responses(*submit_errors, "payload_too_large", "not_found"),
-                },
-                description="1 to NUTGRAF_MAX_BATCH_ITEMS items, each with a client `id` "
-                "unique in the batch. Missing or duplicate ids, or too many items, refuse "
-                "the whole batch (422); a problem inside one item (empty or too long text, "
-                "a bad option) fails only that item, with its own `error`. Items already "
-                "cached succeed at once.",
-                parameters=("IdempotencyKey",),
-                body="BatchRequest",
-                callbacks=_callback(
-                    "batchCompleted", "BatchCompleted", "The batch's last item ended."
-                ),
-            ),
-        },
-        "/v1/batches/{batch_id}": {
-            "parameters": [_ref("BatchId", "parameters")],
-            "get": _operation(
-                "get_batch",
-                "Read a batch's status and progress",
-                "batches",
-                {
-                    "200": {"description": "The batch.", "content": _json_content("BatchBody")},
-                    **_error_responses(*read_errors),
-                },
-            ),
-            "delete": _operation(
-                "cancel_batch",
-                "Cancel a batch's queued items",
-                "batches",
-                {
-                    "200": {
-                        "description": "The batch; every item that was still queued is cancelled.",
-                        "content": _json_content("BatchBody"),
-                    },
-                    **_error_responses(*read_errors),
-                },
-            ),
-        },
-        "/v1/batches/{batch_id}/results": {
-            "parameters": [_ref("BatchId", "parameters")],
-            "get": _operation(
-                "get_batch_results",
-                "Read a page of a batch's items",
-                "batches",
-                {
-                    "200": {
-                        "description": "A page of items, in submission order.",
-                        "content": _json_content("BatchResults"),
-                    },
-                    **_error_responses(*read_errors, "invalid_request"),
-                },
-                parameters=("Cursor", "Limit"),
-            ),
-        },
-        "/v1/models": {
-            "get": _operation(
-                "list_models",
-                "List the served models",
-                "models",
-                {
-                    "200": {
-                        "description": "The models; the first is the default.",
-                        "content": _json_content("ModelsList"),
-                    },
-                    **_error_responses(*V1_ERRORS),
-                },
-            ),
-        },
-        "/healthz": {
-            "get": _operation(
-                "healthz",
-                "Liveness",
-                "operations",
-                {
-                    "200": {
-                        "description": "The process runs.",
-                        "content": _json_content("HealthBody"),
-                    }
-                },
-                v1=False,
-            ),
-        },
-        "/readyz": {
-            "get": _operation(
-                "readyz",
-                "Readiness",
-                "operations",
-                {
-                    "200": {
-                        "description": "Redis answers and a worker has the default model.",
-                        "content": _json_content("ReadyBody"),
-                    },
-                    "503": {
-                        "description": "Error codes:\n- `unavailable`: not ready; the "
-                        "message says why (Redis unreachable, no worker, model loading or "
-                        "failed).",
-                        "headers": {"Retry-After": _ref("Retry-After", "headers")},
-                        "content": _json_content("ErrorBody"),
-                    },
-                },
-                v1=False,
-            ),
-        },
-        "/metrics": _static_get(
-            "metrics", "Prometheus metrics (text exposition format)", "operations", "text/plain"
-        ),
-        "/openapi.json": _static_get(
-            "openapi", "This OpenAPI document", "docs", "application/json"
-        ),
-        "/docs": _static_get("docs", "Interactive API documentation", "docs", "text/html"),
-        "/": _static_get("web_page", "The summarizer web page", "docs", "text/html"),
-    }
-
-
-def component_schemas() -> dict[str, Any]:
-    """JSON Schemas of every request and response model, by name, refs into components."""
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-        *((m, "validation") for m in REQUEST_MODELS),
-        *((m, "serialization") for m in RESPONSE_MODELS),
-    ]
-    _, top = models_json_schema(models, ref_template=REF_TEMPLATE)
+def component_schemas(operations: list[Operation]) -> dict[str, Any]:
+    """JSON Schemas of every model the operations use, by name, refs into components."""
+    models: dict[type[BaseModel], JsonSchemaMode] = {ErrorBody: "serialization"}
+    for operation in operations:
+        if operation.body is not None:
+            models[operation.body] = "validation"
+        for reply in operation.replies.values():
+            if reply.body is not None:
+                models.setdefault(reply.body, "serialization")
+        for callback in operation.callbacks:
+            models.setdefault(callback.body, "serialization")
+    _, top = models_json_schema(list(models.items()), ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = top["$defs"]
-    # The paths refer to models by class name: a clash renamed by pydantic must fail here.
-    missing = sorted({m.__name__ for m, _ in models} - schemas.keys())
+    # The operations refer to models by class name: a clash renamed by pydantic must fail.
+    missing = sorted({m.__name__ for m in models} - schemas.keys())
     if missing:
         raise RuntimeError(f"schema names clash or were renamed: {missing}")
     return schemas
 
 
 def _errors_table() -> str:
-    rows = [f"| {e.status} | `{e.code}` | {e.when} |" for e in ERRORS.values()]
+    rows = [f"| {e.status} | `{e.code}` | {e.when} |" for e in CATALOGUE]
     return "| status | code | when |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
 
 
-@cache
-def _document() -> dict[str, Any]:
-    return {
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of the app's routes (a fresh one: callers may change it)."""
+    paths, operations = _operations(app)
+    document = {
         "openapi": "3.1.0",
         "info": {
             "title": "nutgraf",
@@ -561,22 +352,15 @@ def _document() -> dict[str, Any]:
             "description": DESCRIPTION + _errors_table(),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
-        "tags": [
-            {"name": "summaries", "description": "One article, one summary job."},
-            {"name": "batches", "description": "Many articles in one request."},
-            {"name": "models", "description": "What this deployment serves."},
-            {"name": "operations", "description": "Probes and metrics."},
-            {"name": "docs", "description": "This documentation and the web page."},
-        ],
-        "paths": _paths(),
+        "tags": TAGS,
+        "paths": paths,
         "components": {
-            "schemas": component_schemas(),
+            "schemas": component_schemas(operations),
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": {
-                # Answered for any route, rather than by one operation.
-                "NotFound": _error_responses("not_found")["404"],
-                "MethodNotAllowed": _error_responses("method_not_allowed")["405"],
+                error.__name__: error_responses((error,))[str(error.status)]
+                for error in ROUTE_ERRORS
             },
             "securitySchemes": {
                 "bearerAuth": {
@@ -587,69 +371,4 @@ def _document() -> dict[str, Any]:
             },
         },
     }
-
-
-def build_document() -> dict[str, Any]:
-    """The OpenAPI document (a fresh copy: callers may change it)."""
-    return copy.deepcopy(_document())
-
-
-@openapi.get("/openapi.json")
-def openapi_json() -> Response:
-    """The OpenAPI 3.1 document of this API."""
-    return jsonify(_document())
-
-
-@openapi.get("/docs")
-def docs() -> Response:
-    """Swagger UI over /openapi.json, from local files only."""
-    css = escape(url_for("openapi.docs_asset", filename="swagger-ui.css"))
-    bundle = escape(url_for("openapi.docs_asset", filename="swagger-ui-bundle.js"))
-    init = escape(url_for("openapi.docs_initializer"))
-    icon = escape(url_for("openapi.docs_asset", filename="favicon-32x32.png"))
-    html = f"""<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>nutgraf API</title>
-  <link rel="stylesheet" href="{css}">
-  <link rel="icon" type="image/png" href="{icon}">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="{bundle}"></script>
-  <script src="{init}"></script>
-</body>
-</html>
-"""
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@openapi.get("/docs/swagger-initializer.js")
-def docs_initializer() -> Response:
-    """Starts Swagger UI (a file, not an inline script, so the CSP can forbid those)."""
-    config = {
-        "url": url_for("openapi.openapi_json"),
-        "dom_id": "#swagger-ui",
-        "deepLinking": True,
-        # No badge fetched from swagger.io: the docs work air-gapped.
-        "validatorUrl": None,
-    }
-    script = (
-        "window.addEventListener('load', function () {\n"
-        f"  var config = {json.dumps(config)};\n"
-        "  config.presets = [SwaggerUIBundle.presets.apis];\n"
-        "  window.ui = SwaggerUIBundle(config);\n"
-        "});\n"
-    )
-    return Response(script, mimetype="text/javascript")
-
-
-@openapi.get("/docs/<path:filename>")
-def docs_asset(filename: str) -> Response:
-    """Swagger UI's own files (scripts, stylesheet, icons)."""
-    return send_from_directory(SWAGGER_UI_DIR, filename)
+    return copy.deepcopy(document)

@@ -120,9 +120,9 @@ RESPONSE_MODELS: list[type[BaseModel]] = [
 
 
 @pytest.fixture(scope="module")
-def document() -> dict[str, Any]:
-    """The document as built in-process."""
-    return build_document()
+def document(app: Flask) -> dict[str, Any]:
+    """The document as built in-process, from the app's routes."""
+    return build_document(app)
 
 
 def openapi_path(rule: str) -> str:

@@ -6,15 +6,20 @@ by this blueprint; nothing is loaded from another origin (it works air-gapped).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+from pathlib import Path
 
-from nutgraf.settings import Settings
+from flask import Blueprint, Response, render_template
+
+from service import context
+from service.apidoc import Reply, documented
+
+SERVICE_DIR = Path(__file__).resolve().parents[1]
 
 web = Blueprint(
     "web",
     __name__,
-    template_folder="templates",
-    static_folder="static",
+    template_folder=str(SERVICE_DIR / "templates"),
+    static_folder=str(SERVICE_DIR / "static"),
     # Its own URL path: the app (Flask("service")) already serves the same folder at /static.
     static_url_path="/static/web",
 )
@@ -25,13 +30,14 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+PAGE = "The summarizer web page"
 
 
 @web.get("/")
-def index() -> Response:
+@documented(PAGE, "docs", {200: Reply(PAGE, media="text/html")})
+def web_page() -> Response:
     """The summarizer page."""
-    settings: Settings = current_app.extensions["nutgraf.settings"]
-    html = render_template("index.html", max_chars=settings.max_chars)
+    html = render_template("index.html", max_chars=context.settings().max_chars)
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"

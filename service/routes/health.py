@@ -1,0 +1,57 @@
+"""Liveness and readiness probes (no API key: orchestrators have none)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from nutgraf import models
+from nutgraf.contract.responses import ErrorBody, HealthBody, ReadyBody
+from service import context
+from service.apidoc import Reply, documented
+from service.errors import Unavailable
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+@documented("Liveness", "operations", {200: Reply("The process runs.", HealthBody)})
+def healthz() -> Response:
+    """200 while the process runs."""
+    return jsonify({"status": "ok"})
+
+
+@health.get("/readyz")
+@documented(
+    "Readiness",
+    "operations",
+    {
+        200: Reply("Redis answers and a worker has the default model.", ReadyBody),
+        # Its own explanation of `unavailable`: the message says which check failed.
+        503: Reply(
+            f"Error codes:\n- `{Unavailable.code}`: not ready; the message says why "
+            "(Redis unreachable, no worker, model loading or failed).",
+            ErrorBody,
+            headers=Unavailable.header_names,
+        ),
+    },
+)
+def readyz() -> Response:
+    """200 when Redis answers and a worker has the default model loaded; else 503 and why."""
+    store, settings = context.store(), context.settings()
+    try:
+        store.redis.ping()
+        workers = store.workers()
+    except Exception as exc:
+        raise Unavailable(f"redis is unreachable: {exc}") from exc
+    if not workers:
+        raise Unavailable("no worker is running")
+    name = models.resolve(settings.model, settings.model_revision).name
+    ready = [w for w in workers if w["models"].get(name, {}).get("state") == "ready"]
+    if ready:
+        return jsonify({"status": "ready", "workers": len(ready), "model": settings.model})
+    if any(w.get("loading") for w in workers):
+        reason = f"workers are loading model {settings.model!r}"
+    else:
+        errors = {w["models"].get(name, {}).get("error") for w in workers} - {None}
+        reason = "; ".join(sorted(e for e in errors if e)) or "no worker has the model loaded"
+    raise Unavailable(reason)

@@ -1,0 +1,103 @@
+"""Reading and checking request bodies: JSON, the contract's models, the deployment's limits.
+
+The order of the checks is the contract's: media type (415), JSON (400), then the article's
+length (413) before the schema (422), so that a huge article is refused for its size.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from nutgraf import models
+from nutgraf.contract import SummaryRequest
+from nutgraf.settings import Settings
+from nutgraf.webhooks import check_callback_url
+from service.errors import InvalidJson, InvalidRequest, TextTooLong, UnsupportedMediaType
+
+M = TypeVar("M", bound=BaseModel)
+# What reading and validating a body can answer.
+BODY_ERRORS = (InvalidJson, UnsupportedMediaType, InvalidRequest)
+
+
+def read_json_object() -> dict[str, Any]:
+    """The request body as a JSON object, or the contract's 415/400/422."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"send the body as application/json, not {request.mimetype or 'no content type'}"
+        )
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidJson(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return body
+
+
+def validate(model: type[M], body: dict[str, Any]) -> M:
+    """The body as `model`, or 422 with every problem named by its field."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidRequest(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{field}: unknown field")
+        elif err["type"] == "missing":
+            parts.append(f"{field}: required")
+        else:
+            parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def check_text_length(characters: int, settings: Settings) -> None:
+    """Refuse an article over NUTGRAF_MAX_CHARS (413), naming both numbers."""
+    if characters > settings.max_chars:
+        raise TextTooLong(f"text has {characters} characters; the limit is {settings.max_chars}")
+
+
+def served_spec(name: str, settings: Settings) -> models.ModelSpec | None:
+    """The spec of a served model, found by its name or by what it resolves to."""
+    for served in settings.models:
+        spec = models.resolve(served, settings.model_revision)
+        if name in (served, spec.name, spec.source):
+            return spec
+    return None
+
+
+def check_model(name: str | None, settings: Settings) -> None:
+    """Refuse a model this deployment does not serve (None: the default model)."""
+    if name is not None and served_spec(name, settings) is None:
+        served = ", ".join(settings.models)
+        raise InvalidRequest(f"unknown model {name!r}; this service serves: {served}")
+
+
+def spec_for(req: SummaryRequest, settings: Settings) -> models.ModelSpec:
+    """The model a validated request runs on (extractive mode needs none)."""
+    if req.mode == "extractive":
+        return models.EXTRACTIVE
+    served = served_spec(req.model or settings.model, settings)
+    assert served is not None  # the default model is always served, others were checked
+    return served
+
+
+def check_callback(url: str | None, settings: Settings) -> None:
+    """Refuse a callback_url the service could not, or must not, call."""
+    if url is None:
+        return
+    if not settings.webhook_secret:
+        raise InvalidRequest("callback_url needs NUTGRAF_WEBHOOK_SECRET set on the service")
+    try:
+        check_callback_url(url, allow_private=settings.webhook_allow_private)
+    except ValueError as exc:
+        raise InvalidRequest(f"callback_url: {exc}") from None
