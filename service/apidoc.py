@@ -18,7 +18,7 @@ route only states what it answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -63,7 +63,7 @@ class Operation:
     # Names of header and query parameters (components of the document).
     parameters: tuple[str, ...] = ()
     body: type[BaseModel] | None = None
-    callbacks: tuple[Callback, ...] = field(default_factory=tuple)
+    callbacks: tuple[Callback, ...] = ()
     # Defaults to the view function's name.
     operation_id: str | None = None
 
@@ -82,15 +82,15 @@ def documented(
 ) -> Callable[[View], View]:
     """Attach the operation's description to a view (put it under the route decorator)."""
     operation = Operation(
-        summary,
-        tag,
-        replies,
-        errors,
-        description,
-        parameters,
-        body,
-        callbacks,
-        operation_id,
+        summary=summary,
+        tag=tag,
+        replies=replies,
+        errors=errors,
+        description=description,
+        parameters=parameters,
+        body=body,
+        callbacks=callbacks,
+        operation_id=operation_id,
     )
 
     def attach(view: View) -> View:

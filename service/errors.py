@@ -40,7 +40,7 @@ class HttpError(Exception):
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
-        if cls.when:
+        if "when" in cls.__dict__:  # its own row, not one inherited from a parent
             CATALOGUE.append(cls)
 
 
