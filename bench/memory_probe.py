@@ -15,8 +15,9 @@ that resets ru_maxrss too), the seconds of the batch and of its prefill, and whe
 generated token ids equal those of the first variant listed.
 
 Variants: `raw` is the unchanged generate() call with glibc's default malloc settings (the
-baseline); `engine` calls Summarizer._generate, so it measures whatever nutgraf/engine.py
-does now; the others change one thing each (VARIANTS).
+baseline); `engine` calls Summarizer._generate, so it measures whatever the summarizer
+(nutgraf/summarize/, with the model's backend) does now; the others change one thing each
+(VARIANTS).
 RSS includes the weights only once a forward has touched them: a float32 model's
 safetensors are mapped from the file, so they are not resident at idle.
 """
@@ -42,7 +43,7 @@ MB = 1024 * 1024
 MMAP = "MALLOC_MMAP_THRESHOLD_"
 VARIANTS: dict[str, tuple[str, dict[str, str], str]] = {
     "raw": ("unchanged model.generate() on the whole batch", {}, "raw"),
-    "engine": ("Summarizer._generate as nutgraf/engine.py has it now", {}, "engine"),
+    "engine": ("Summarizer._generate as nutgraf/summarize/ has it now", {}, "engine"),
     "eager": ("raw with attn_implementation=eager", {}, "eager"),
     "trim": ("raw, then malloc_trim(0) (RSS after generate)", {}, "trim"),
     "arena2": ("raw with MALLOC_ARENA_MAX=2", {"MALLOC_ARENA_MAX": "2"}, "raw"),
@@ -102,8 +103,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     from bench.throughput import make_articles
     from nutgraf import models
     from nutgraf.contract import SummaryOptions
-    from nutgraf.engine import TOKEN_BUDGETS, Article, Summarizer, _Pass
     from nutgraf.settings import Settings
+    from nutgraf.summarize import TOKEN_BUDGETS, Article, Pass, Summarizer
 
     name = args.variant
     variant = VARIANTS[name][2]
@@ -111,7 +112,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     loaded = models.load(spec, "cpu", Settings().cache_dir, args.dtype)
     if variant == "eager":
         loaded.model.set_attn_implementation("eager")
-    summarizer = Summarizer(loaded)
+    summarizer = Summarizer(models.backend_for(loaded))
     tokenizer = loaded.tokenizer
     model = loaded.model
     texts = make_articles(args.batch, args.words)
@@ -155,9 +156,9 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         if variant == "cache_chunk256":
             kwargs["prefill_chunk_size"] = 256
         if variant in ("cache_only", "cache_chunk256"):
-            from nutgraf.engine import _buffered_cache
+            from nutgraf.models.kv_cache import buffered_cache
 
-            kwargs["cache"] = _buffered_cache(model, len(prompts), prompt_len + max_new)
+            kwargs["cache"] = buffered_cache(model, len(prompts), prompt_len + max_new)
         if variant == "engine":
             captured: list[torch.Tensor] = []
             real_generate = model.generate
@@ -168,7 +169,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
                 return out
 
             model.generate = spy
-            passes = [_Pass(t, None, "short", "paragraph") for t in texts]
+            passes = [Pass(t, None, "short", "paragraph") for t in texts]
             summarizer._generate(passes, "short", "paragraph", False)
             model.generate = real_generate
             # New tokens only; the engine's prompts and their order equal ours.

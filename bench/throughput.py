@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from nutgraf import models  # noqa: E402
 from nutgraf.contract import SummaryOptions  # noqa: E402
-from nutgraf.engine import TOKEN_BUDGETS, Article, Summarizer, set_torch_threads  # noqa: E402
 from nutgraf.settings import Settings, env_for_children  # noqa: E402
 from nutgraf.store.server import RedisServer, free_port  # noqa: E402
+from nutgraf.summarize import TOKEN_BUDGETS, Article, Summarizer, set_torch_threads  # noqa: E402
 
 LENGTH = "short"
 
@@ -305,7 +305,7 @@ def main() -> None:
     set_torch_threads(os.cpu_count() or 1)
     spec = models.resolve(args.model)
     loaded = models.load(spec, "cpu", settings.cache_dir, settings.dtype)
-    summarizer = Summarizer(loaded)
+    summarizer = Summarizer(models.backend_for(loaded))
     texts = make_articles(args.articles, args.words)
     options = SummaryOptions(length=LENGTH)
     prompts = [summarizer.prompt_for(Article(t, options=options)) for t in texts]

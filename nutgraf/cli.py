@@ -91,7 +91,7 @@ def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
     """Run the engine in this process on one file and print the summary."""
     from nutgraf import models
     from nutgraf.contract import SummaryOptions
-    from nutgraf.engine import Article, load_summarizer
+    from nutgraf.summarize import Article, load_summarizer
 
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
     if not text.strip():

@@ -15,9 +15,9 @@ from rouge_score import rouge_scorer, tokenizers
 from tqdm import tqdm
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions, SummaryResult
-from nutgraf.engine import Article
-from nutgraf.extractive import lead
 from nutgraf.settings import Settings
+from nutgraf.summarize import Article
+from nutgraf.summarize.textrank import lead
 from nutgraf.text import is_complete_sentence, sentences, word_count
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
@@ -286,7 +286,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     summarize: Summarize
     if options.mode == "extractive":
-        from nutgraf.engine import summarize_extractive
+        from nutgraf.summarize import summarize_extractive
 
         if args.model:
             print("nutgraf: eval: --model is ignored in extractive mode", file=sys.stderr)
@@ -298,7 +298,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
 
         summarize = extract
     else:
-        from nutgraf.engine import load_summarizer
+        from nutgraf.summarize import load_summarizer
 
         try:
             summarizer = load_summarizer(settings, args.model)

@@ -1,8 +1,11 @@
-"""Shared fixtures: a private real Redis, a real Celery worker process, the API."""
+"""Shared fixtures: a private real Redis, a real Celery worker process, the API, and a
+tiny random-weight BART for the model and summarizer tests."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -77,3 +80,73 @@ def worker(worker_process: WorkerProcess) -> WorkerProcess:
     if not worker_process.running():
         worker_process.start()
     return worker_process
+
+
+# News-like English for the tiny BART's tokenizer to learn merges from; content does not matter.
+NEWS_SENTENCES = [
+    "The city council voted on Tuesday to approve a new budget for schools and roads.",
+    "Officials said the storm caused flooding in several coastal towns overnight.",
+    "Shares of the company rose 3.5 percent after it reported higher quarterly profits.",
+    "Mr. Smith told reporters that the U.S. government would review the decision.",
+    "Police arrested two men in connection with the robbery, a spokesman said.",
+    "The minister announced plans to cut taxes for small businesses next year.",
+    "Thousands of fans gathered in the stadium to watch the final match of the season.",
+    "Scientists warned that rising temperatures could threaten crops across the region.",
+    "The president met foreign leaders in Geneva to discuss trade and security.",
+    "Residents were told to boil water after the main pipe burst on Monday morning.",
+]
+SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # BART's ids 0, 1, 2, 3, then mask
+MAX_POSITIONS = 128
+
+
+@pytest.fixture(scope="session")
+def tiny_bart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a random-weight BART (d_model 32, 2 layers, 128 positions) and its BPE."""
+    # Imported here so that tests without a model never pay for torch.
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(NEWS_SENTENCES * 3, trainer)
+    trained = json.loads(bpe.to_str())["model"]
+    # BartTokenizerFast adds BART's post-processor: <s> text </s>.
+    tokenizer = BartTokenizerFast(
+        vocab=trained["vocab"], merges=[tuple(pair) for pair in trained["merges"]]
+    )
+    assert [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id] == [0, 1, 2]
+
+    config = BartConfig(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=MAX_POSITIONS,
+        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        forced_bos_token_id=None,
+        forced_eos_token_id=None,
+    )
+    with torch.random.fork_rng():  # same weights every run, global RNG left alone
+        torch.manual_seed(0)
+        model = BartForConditionalGeneration(config)
+
+    folder = tmp_path_factory.mktemp("tiny-bart")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    assert (folder / "model.safetensors").is_file()
+    return folder

@@ -14,9 +14,9 @@ from typing import Any
 from celery import Celery
 
 from nutgraf import models
-from nutgraf.engine import SummarizerCache, set_torch_threads
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
+from nutgraf.summarize import SummarizerCache, set_torch_threads
 from nutgraf.telemetry import Telemetry
 from nutgraf.webhooks import WebhookOutbox
 from worker.queue import create_producer, enqueue

@@ -12,9 +12,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from nutgraf import models
 from nutgraf.contract import SummaryResult
-from nutgraf.engine import Article, Summarizer
 from nutgraf.settings import Settings
 from nutgraf.store import WorkItem
+from nutgraf.summarize import Article, Summarizer
 from worker import runtime
 from worker.app import SUMMARIZE_TASK
 from worker.batching import AckLateBatches

@@ -9,9 +9,9 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from nutgraf.contract import MAX_ID_CHARS, MAX_WAIT_S, TERMINAL, JobBody, SummaryRequest
 from nutgraf.contract.responses import SummaryCompleted
-from nutgraf.engine import Article, summarize_extractive
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
+from nutgraf.summarize import Article, summarize_extractive
 from service import context
 from service.apidoc import Callback, Reply, documented
 from service.errors import NotCancellable, NotFound, Overloaded, TextTooLong, Unavailable

@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from helpers import STORY, TEST_MODEL, WorkerProcess, own_database, poll_job, started_worker
 from nutgraf import models
 from nutgraf.contract import SummaryOptions
-from nutgraf.engine import Article, SummarizerCache
 from nutgraf.settings import Settings
 from nutgraf.store.server import RedisServer
+from nutgraf.summarize import Article, SummarizerCache
 from service import create_app
 
 pytestmark = pytest.mark.integration

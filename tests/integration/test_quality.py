@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from helpers import REPO, TEST_MODEL
 from nutgraf import models
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions
-from nutgraf.engine import Article, Summarizer, SummarizerCache
 from nutgraf.settings import Settings
+from nutgraf.summarize import Article, Summarizer, SummarizerCache
 from nutgraf.text import is_complete_sentence, sentences, word_count
 
 LONG_ARTICLE = REPO / "tests" / "data" / "long-article.txt"
@@ -26,7 +26,7 @@ def bundled(settings: Settings) -> Summarizer:
 def test_long_article_is_chunked_not_truncated(bundled: Summarizer) -> None:
     text = LONG_ARTICLE.read_text()
     assert word_count(text) > 2800
-    small_window = Summarizer(bundled.loaded, max_input_tokens=1024)
+    small_window = Summarizer(models.backend_for(bundled.loaded, max_input_tokens=1024))
     result = small_window.summarize(Article(text, options=SummaryOptions(length="long")))
     assert result.input.truncated is False
     assert result.input.chunks >= 3
@@ -37,7 +37,7 @@ def test_long_article_is_chunked_not_truncated(bundled: Summarizer) -> None:
 
 def test_truncate_true_cuts_instead_of_chunking(bundled: Summarizer) -> None:
     text = LONG_ARTICLE.read_text()
-    small_window = Summarizer(bundled.loaded, max_input_tokens=1024)
+    small_window = Summarizer(models.backend_for(bundled.loaded, max_input_tokens=1024))
     options = SummaryOptions(length="headline", truncate=True)
     result = small_window.summarize(Article(text, options=options))
     assert result.input.truncated is True
@@ -121,7 +121,7 @@ def test_in_place_kv_cache_gives_the_tokens_of_plain_generate(
     """The worker's buffered key/value cache (less memory) must not change a summary."""
     import torch
 
-    from nutgraf.engine import _buffered_cache
+    from nutgraf.models.kv_cache import buffered_cache
 
     loaded = bundled.loaded
     tokenizer = loaded.tokenizer
@@ -135,7 +135,7 @@ def test_in_place_kv_cache_gives_the_tokens_of_plain_generate(
     encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     settings = {"max_new_tokens": 24, "do_sample": False, "repetition_penalty": 1.1}
     rows, width = encoded["input_ids"].shape
-    cache = _buffered_cache(loaded.model, rows, width + 24)
+    cache = buffered_cache(loaded.model, rows, width + 24)
     assert cache is not None, "the bundled Llama model should take the buffered cache"
     with torch.inference_mode():
         plain = loaded.model.generate(**encoded, **settings, pad_token_id=tokenizer.pad_token_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nutgraf.contract import SummaryOptions
-from nutgraf.engine import is_degenerate, shape_summary
+from nutgraf.summarize import is_degenerate, shape_summary
 
 RAW = (
     "Here is a summary:\n\n**Summary:** The council approved the budget on Monday. "

@@ -13,7 +13,6 @@ import pytest
 from rouge_score import rouge_scorer
 
 from nutgraf.contract import Checks, InputStats, SummaryOptions, SummaryResult
-from nutgraf.engine import Article, summarize_extractive
 from nutgraf.evaluate import (
     EvalInputError,
     EvalRecord,
@@ -28,7 +27,8 @@ from nutgraf.evaluate import (
     summary_words,
     within_length,
 )
-from nutgraf.extractive import lead
+from nutgraf.summarize import Article, summarize_extractive
+from nutgraf.summarize.textrank import lead
 from nutgraf.text import sentences, word_count
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""nutgraf.faithfulness: numbers and names a summary states that its article does not."""
+"""nutgraf.summarize.faithfulness: numbers and names a summary states that its article does not."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nutgraf.faithfulness import unsupported_items
+from nutgraf.summarize.faithfulness import unsupported_items
 
 MONTENEGRO = (Path(__file__).parents[1] / "data" / "montenegro-nato.txt").read_text("utf-8")
 

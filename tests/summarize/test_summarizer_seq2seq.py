@@ -1,4 +1,4 @@
-"""The seq2seq (BART family) path of the engine, with a tiny random-weight BART.
+"""The summarizer on the seq2seq (BART family) backend, with a tiny random-weight BART.
 
 Random weights write junk, so these tests check structure and bookkeeping, never content.
 """
@@ -12,8 +12,8 @@ import pytest
 
 from nutgraf import models
 from nutgraf.contract import SummaryOptions
-from nutgraf.engine import TOKEN_BUDGETS, Article, Summarizer, SummarizerCache
 from nutgraf.models import ModelSpec
+from nutgraf.summarize import TOKEN_BUDGETS, Article, Summarizer, SummarizerCache
 
 # The tiny model's decoder has 128 positions too, so keep summaries short (headline: 40
 # new tokens at most, short: 80); longer budgets would run past its position table.
@@ -56,23 +56,6 @@ def summarizer(cache: SummarizerCache, spec: ModelSpec) -> Summarizer:
 def body_tokens(summarizer: Summarizer, text: str) -> int:
     """Tokens of the article body as the engine counts them (no special tokens)."""
     return len(summarizer.loaded.tokenizer(text.strip(), add_special_tokens=False)["input_ids"])
-
-
-def test_resolve_local_folder(tiny_bart_dir: Path, spec: ModelSpec) -> None:
-    assert spec.name == str(tiny_bart_dir)
-    assert spec.source == str(tiny_bart_dir)
-    assert spec.revision.startswith("local-")
-    assert spec.family is None  # read from the config at load time
-    assert models.resolve(str(tiny_bart_dir)).revision == spec.revision  # stable
-
-
-def test_load_detects_seq2seq(summarizer: Summarizer) -> None:
-    loaded = summarizer.loaded
-    assert loaded.family == "seq2seq"
-    assert loaded.max_input_tokens == 128
-    assert not loaded.model.training
-    assert loaded.device.type == "cpu"
-    assert loaded.tokenizer.pad_token_id is not None
 
 
 def test_same_spec_loads_once(
@@ -179,11 +162,6 @@ def test_missing_weights_is_unavailable(tiny_bart_dir: Path, tmp_path: Path) -> 
     assert "cannot be loaded" in message
     assert "\n" not in message
     assert cache.states()[spec.name] == {"state": "failed", "error": message}
-
-
-def test_unknown_model() -> None:
-    with pytest.raises(models.UnknownModel, match="no-such-model"):
-        models.resolve("no-such-model")
 
 
 def test_bfloat16_weights_summarize_on_the_cpu(spec: ModelSpec, tmp_path: Path) -> None:

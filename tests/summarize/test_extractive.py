@@ -1,4 +1,4 @@
-"""nutgraf.extractive: TextRank sentence extraction with exact offsets into the article."""
+"""nutgraf.summarize.textrank: TextRank sentence extraction with exact offsets into the article."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import cast
 import pytest
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
-from nutgraf.extractive import SENTENCES_PER_LENGTH, extract, lead
+from nutgraf.summarize.textrank import SENTENCES_PER_LENGTH, extract, lead
 from nutgraf.text import split_sentences, word_count
 
 ARTICLE = (Path(__file__).parent.parent / "data" / "montenegro-nato.txt").read_text("utf-8")

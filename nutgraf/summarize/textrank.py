@@ -1,4 +1,4 @@
-"""Extractive summaries: the article's own most central sentences, ranked by TextRank.
+"""Extractive ranking: the article's most central sentences by TextRank with a lead prior.
 
 No model and no GPU. Sentences come from nutgraf.text.split_sentences, so every returned
 Span satisfies span.text == article[span.start:span.end] exactly.

