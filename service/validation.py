@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from nutgraf import models
 from nutgraf.contract import SummaryRequest
+from nutgraf.models.specs import EXTRACTIVE, ModelSpec, resolve
 from nutgraf.settings import Settings
 from nutgraf.webhooks import check_callback_url
 from service.errors import InvalidJson, InvalidRequest, TextTooLong, UnsupportedMediaType
@@ -66,10 +66,10 @@ def check_text_length(characters: int, settings: Settings) -> None:
         raise TextTooLong(f"text has {characters} characters; the limit is {settings.max_chars}")
 
 
-def served_spec(name: str, settings: Settings) -> models.ModelSpec | None:
+def served_spec(name: str, settings: Settings) -> ModelSpec | None:
     """The spec of a served model, found by its name or by what it resolves to."""
     for served in settings.models:
-        spec = models.resolve(served, settings.model_revision)
+        spec = resolve(served, settings.model_revision)
         if name in (served, spec.name, spec.source):
             return spec
     return None
@@ -82,10 +82,10 @@ def check_model(name: str | None, settings: Settings) -> None:
         raise InvalidRequest(f"unknown model {name!r}; this service serves: {served}")
 
 
-def spec_for(req: SummaryRequest, settings: Settings) -> models.ModelSpec:
+def spec_for(req: SummaryRequest, settings: Settings) -> ModelSpec:
     """The model a validated request runs on (extractive mode needs none)."""
     if req.mode == "extractive":
-        return models.EXTRACTIVE
+        return EXTRACTIVE
     served = served_spec(req.model or settings.model, settings)
     assert served is not None  # the default model is always served, others were checked
     return served

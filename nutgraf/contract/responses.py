@@ -1,8 +1,9 @@
 """Response bodies of the HTTP API v1, as pydantic models.
 
-They describe what the API sends (the OpenAPI document in service/openapi.py is generated
-from them and from the request models in nutgraf.contract.requests); the API builds its bodies as
-plain dicts, and tests validate real responses against these models.
+They describe what the API sends: the OpenAPI document (service/openapi.py) is generated
+from them, tests validate real responses against them, and the Python client parses the
+answers with subclasses of them (nutgraf/client/bodies.py). The API sends the bodies that
+the store builds as plain dicts (nutgraf/store/bodies.py).
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from nutgraf.contract import (
     BatchResults,
 )
 from nutgraf.contract.responses import BatchCompleted
-from nutgraf.engine import Article, summarize_extractive
-from nutgraf.models import EXTRACTIVE
+from nutgraf.models.specs import EXTRACTIVE
 from nutgraf.settings import Settings
 from nutgraf.store import BatchEntry, JobStore
+from nutgraf.summarize import Article, summarize_extractive
 from service import context
 from service.apidoc import Callback, Reply, documented
 from service.errors import (
@@ -201,7 +201,8 @@ def get_batch(batch_id: str) -> Response:
     parameters=("Cursor", "Limit"),
 )
 def get_batch_results(batch_id: str) -> Response:
-    """A page of per-item results: `cursor` (from next_cursor) and `limit` (1 to 1000)."""
+    """A page of per-item results: `cursor` (from next_cursor) and `limit` (at most
+    MAX_RESULTS_PAGE)."""
     _check_batch_exists(batch_id)
     cursor = _int_arg("cursor", 0, 0, MAX_CURSOR)
     limit = _int_arg("limit", DEFAULT_RESULTS_PAGE, 1, MAX_RESULTS_PAGE)

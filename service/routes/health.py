@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from nutgraf import models
 from nutgraf.contract.responses import ErrorBody, HealthBody, ReadyBody
+from nutgraf.models.specs import resolve
 from service import context
 from service.apidoc import Reply, documented
 from service.errors import Unavailable
@@ -45,7 +45,7 @@ def readyz() -> Response:
         raise Unavailable(f"redis is unreachable: {exc}") from exc
     if not workers:
         raise Unavailable("no worker is running")
-    name = models.resolve(settings.model, settings.model_revision).name
+    name = resolve(settings.model, settings.model_revision).name
     ready = [w for w in workers if w["models"].get(name, {}).get("state") == "ready"]
     if ready:
         return jsonify({"status": "ready", "workers": len(ready), "model": settings.model})

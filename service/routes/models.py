@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from nutgraf import models as specs
 from nutgraf.contract import ModelsList
+from nutgraf.models.specs import resolve
 from service import context
 from service.apidoc import Reply, documented
 
@@ -23,7 +23,7 @@ def list_models() -> Response:
     settings = context.settings()
     listed = []
     for name in settings.models:
-        spec = specs.resolve(name, settings.model_revision)
+        spec = resolve(name, settings.model_revision)
         listed.append(
             {
                 "name": spec.name,
