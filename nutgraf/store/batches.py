@@ -9,7 +9,7 @@ from typing import Any
 
 from nutgraf.contract import SummaryOptions
 from nutgraf.contract.states import TERMINAL
-from nutgraf.models import ModelSpec
+from nutgraf.models.specs import ModelSpec
 from nutgraf.store.bodies import batch_body, public_body
 from nutgraf.store.ids import new_job_id, now_rfc3339
 from nutgraf.store.jobs import Jobs

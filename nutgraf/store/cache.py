@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from nutgraf.contract import SummaryOptions
-from nutgraf.models import ModelSpec
+from nutgraf.models.specs import ModelSpec
 from nutgraf.text import normalize
 
 CACHE_KEY_VERSION = 2  # 2: cache entries are hashes (result, model)

@@ -9,7 +9,7 @@ from typing import Any, Literal, cast
 
 from nutgraf.contract import SummaryOptions, SummaryResult
 from nutgraf.contract.states import TERMINAL, JobStatus
-from nutgraf.models import ModelSpec
+from nutgraf.models.specs import ModelSpec
 from nutgraf.store.bodies import public_body
 from nutgraf.store.cache import cache_key
 from nutgraf.store.ids import new_job_id, now_rfc3339

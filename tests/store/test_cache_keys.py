@@ -7,7 +7,7 @@ import re
 import pytest
 
 from nutgraf.contract import SummaryOptions
-from nutgraf.models import ModelSpec
+from nutgraf.models.specs import ModelSpec
 from nutgraf.store import cache_key
 
 TEXT = "The council voted on Tuesday.\n\nMr. Smith said \u201cit is done\u201d and left."

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from nutgraf.contract import InputStats, SummaryOptions, SummaryResult
-from nutgraf.models import ModelSpec
+from nutgraf.models.specs import ModelSpec
 from nutgraf.store import BatchEntry, JobStore, Keys
 from nutgraf.store.server import RedisServer
 
