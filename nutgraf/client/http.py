@@ -14,7 +14,7 @@ import httpx
 from nutgraf.client.bodies import BatchItemResult, BatchResultsPage, BatchStatus, Job
 from nutgraf.client.errors import NutgrafError, NutgrafTimeout, error_from
 from nutgraf.client.stream import ITEM_OPTIONS, BatchRun
-from nutgraf.contract.limits import MAX_WAIT_S
+from nutgraf.contract.limits import DEFAULT_RESULTS_PAGE, MAX_WAIT_S
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -260,7 +260,7 @@ class Client:
         return BatchStatus.model_validate(self._json(response))
 
     def batch_results(
-        self, batch_id: str, *, cursor: int = 0, limit: int = 100
+        self, batch_id: str, *, cursor: int = 0, limit: int = DEFAULT_RESULTS_PAGE
     ) -> BatchResultsPage:
         """One page of a batch's items, in the order they were sent."""
         response = self.request(
@@ -271,7 +271,7 @@ class Client:
         return BatchResultsPage.model_validate(self._json(response))
 
     def iter_batch_results(
-        self, batch_id: str, *, page_size: int = 100
+        self, batch_id: str, *, page_size: int = DEFAULT_RESULTS_PAGE
     ) -> Iterator[BatchItemResult]:
         """Every item of a batch, page after page, as they are now."""
         cursor: int | None = 0

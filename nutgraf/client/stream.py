@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from nutgraf.client.bodies import BatchItemResult, BatchStatus
 from nutgraf.client.errors import NutgrafError, NutgrafTimeout
-from nutgraf.contract.limits import MAX_RESULTS_PAGE
+from nutgraf.contract.limits import DEFAULT_RESULTS_PAGE, MAX_RESULTS_PAGE
 from nutgraf.contract.options import OPTION_FIELDS
 
 # What a batch sets for its items, and each item for itself: the model and the options.
@@ -35,7 +35,7 @@ class BatchApi(Protocol):
     def get_batch(self, batch_id: str) -> BatchStatus: ...
 
     def iter_batch_results(
-        self, batch_id: str, *, page_size: int = 100
+        self, batch_id: str, *, page_size: int = DEFAULT_RESULTS_PAGE
     ) -> Iterator[BatchItemResult]: ...
 
 
