@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
+from nutgraf.store.keys import RATE_LIMIT_PREFIX
 from service.errors import HttpError, Overloaded, RateLimited, Unauthorized, error_response
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def _install_rate_limit(app: Flask, settings: Settings) -> None:
         # Storage in the job store's Redis: every gunicorn process spends the same budget.
         storage_uri=_limiter_storage_uri(settings.redis_url),
         storage_options={
-            "key_prefix": "nutgraf:ratelimit",
+            "key_prefix": RATE_LIMIT_PREFIX,
             "socket_connect_timeout": LIMITER_REDIS_TIMEOUT_S,
             "socket_timeout": LIMITER_REDIS_TIMEOUT_S,
         },
