@@ -34,9 +34,42 @@ def read_json_object() -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidJson(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidJson("the body is nested too deeply to be a request") from None
+    _refuse_lone_surrogates(body)
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     return body
+
+
+def _refuse_lone_surrogates(body: Any) -> None:
+    """400 when a string holds a lone surrogate (JSON allows `\\ud800`; Unicode text
+    does not, and Redis, logs and the model could not take it). Checked before anything
+    is written, so a bad batch item cannot strand the items before it."""
+    pending = [body]
+    while pending:  # iterative: the body may be nested as deep as json.loads allows
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(value[exc.start])
+                raise InvalidJson(
+                    f"the body holds a lone surrogate (\\u{code:04x}) at character "
+                    f"{exc.start} of a string; send Unicode text"
+                ) from None
+
+
+def ascii_int(value: str) -> int | None:
+    """`value` as a whole number written in ASCII digits, else None (`str.isdigit` also
+    takes "²" and "٣", which int() then refuses or reads as another number)."""
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdecimal() else None
 
 
 def validate(model: type[M], body: dict[str, Any]) -> M:

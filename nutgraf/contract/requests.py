@@ -7,6 +7,7 @@ below are listed so that the published schemas keep the order people read them i
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
@@ -35,14 +36,34 @@ else:
 STRICT = ConfigDict(extra="forbid", strict=True)
 
 
+# C0 controls but tab, newline and carriage return, and DEL: never part of an article, and
+# a NUL breaks tools downstream. Refused rather than stripped, so that what is summarized
+# and cached is exactly what was sent.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(
+            f"control character U+{ord(found.group()):04X} at position {found.start()}; "
+            "only tab, newline and carriage return are allowed"
+        )
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("text must not be empty")
     return value
 
 
-# An article body: a string with something in it besides whitespace.
-ArticleText = Annotated[StrictStr, AfterValidator(_not_blank)]
+# An article body: a string with something in it besides whitespace, and no control codes.
+ArticleText = Annotated[
+    StrictStr, AfterValidator(_not_blank), AfterValidator(_no_control_characters)
+]
+# A headline: any string without control codes.
+Headline = Annotated[StrictStr, AfterValidator(_no_control_characters)]
 
 
 class _ItemId(BaseModel):
@@ -53,7 +74,7 @@ class _ItemId(BaseModel):
 
 class _Article(BaseModel):
     text: ArticleText = Field(description="The article body.")
-    title: StrictStr | None = Field(default=None, description="Optional headline.")
+    title: Headline | None = Field(default=None, description="Optional headline.")
     model: StrictStr | None = None
 
 

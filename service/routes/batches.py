@@ -36,6 +36,7 @@ from service.errors import (
 from service.idempotency import Idempotency
 from service.validation import (
     BODY_ERRORS,
+    ascii_int,
     check_callback,
     check_model,
     check_text_length,
@@ -214,9 +215,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     value = request.args.get(name)
     if value is None:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    number = ascii_int(value)
+    if number is None or not low <= number <= high:
         raise InvalidRequest(f"{name}: must be a whole number from {low} to {high}")
-    return int(value)
+    return number
 
 
 @batches.delete("/batches/<batch_id>")

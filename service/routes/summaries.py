@@ -18,6 +18,7 @@ from service.errors import NotCancellable, NotFound, Overloaded, TextTooLong, Un
 from service.idempotency import Idempotency
 from service.validation import (
     BODY_ERRORS,
+    ascii_int,
     check_callback,
     check_model,
     check_text_length,
@@ -48,8 +49,9 @@ def requested_wait_s() -> int:
     """Seconds asked for with `Prefer: wait=N` (at most MAX_WAIT_S), else 0."""
     for preference in request.headers.get("Prefer", "").split(","):
         name, _, value = preference.strip().partition("=")
-        if name.strip().lower() == "wait" and value.strip().isdigit():
-            return min(int(value.strip()), MAX_WAIT_S)
+        seconds = ascii_int(value)
+        if name.strip().lower() == "wait" and seconds is not None:
+            return min(seconds, MAX_WAIT_S)
     return 0
 
 
