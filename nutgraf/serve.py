@@ -23,7 +23,8 @@ def serve(settings: Settings) -> int:
 
     redis_server = None
     if not settings.redis_url:
-        redis_server = RedisServer(settings.data_dir / "redis")
+        # Its own session: Ctrl-C reaches us, and Redis is stopped after the worker.
+        redis_server = RedisServer(settings.data_dir / "redis", own_session=True)
         redis_server.start()
         log.info("started redis-server on %s (AOF in %s)", redis_server.url, redis_server.data_dir)
         settings = settings.model_copy(update={"redis_url": redis_server.url})

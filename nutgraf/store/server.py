@@ -40,10 +40,20 @@ def free_port() -> int:
 class RedisServer:
     """redis-server bound to 127.0.0.1 with AOF persistence in `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, fsync: str = "everysec") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        fsync: str = "everysec",
+        *,
+        own_session: bool = False,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.fsync = fsync
+        # Out of the terminal's process group: Ctrl-C then reaches only whoever started
+        # it, who stops it last, after the processes that still need it.
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,7 +76,9 @@ class RedisServer:
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=self.own_session
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -31,6 +31,8 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
             env=_env(tmp_path, NUTGRAF_PORT=str(port), NUTGRAF_API_WORKERS="1"),
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A terminal's foreground job: Ctrl-C signals its whole process group.
+            start_new_session=True,
         )
     try:
         wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200", interval_s=0.5)
@@ -38,6 +40,10 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
         names = " ".join(" ".join(p.cmdline()) for p in parts)
         # `nutgraf serve` runs the API and the worker by module name.
         assert "redis-server" in names and "-m worker" in names and "-m service" in names
+        # Ctrl-C must not reach redis-server: it is stopped last, after the worker has
+        # handed back its jobs (issue 13: it died first, and a job was stranded).
+        (redis_part,) = [p for p in parts if "redis-server" in " ".join(p.cmdline())]
+        assert os.getpgid(redis_part.pid) != os.getpgid(serve.pid)
 
         text = sample_article.split("\n\n")[0] + " (serve test)"
         response = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
@@ -53,9 +59,12 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
         again = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
         assert again.status_code == 200 and again.json()["cached"] is True
     finally:
-        serve.send_signal(signal.SIGINT)  # what Ctrl-C does
+        os.killpg(serve.pid, signal.SIGINT)  # what Ctrl-C does: the whole group
         code = serve.wait(90)
-    assert code == 0, log_path.read_text()[-3000:]
+    output = log_path.read_text()
+    assert code == 0, output[-3000:]
+    assert output.index("stopped worker") < output.index("stopped redis-server"), output[-3000:]
+    assert "Couldn't reject" not in output and "Error 111" not in output, output[-3000:]
     assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert list((tmp_path / "data" / "redis").rglob("*.aof*")), "redis kept no AOF"
 
