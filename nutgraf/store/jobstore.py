@@ -83,6 +83,7 @@ class JobStore:
         self.heartbeat = self.liveness.heartbeat
         self.workers = self.liveness.workers
         self.release_orphans = self.liveness.release_orphans
+        self.eviction_policy = self.liveness.eviction_policy
 
     @classmethod
     def from_url(

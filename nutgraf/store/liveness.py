@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import redis
+
 from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
 
@@ -16,6 +18,15 @@ class Liveness:
         self.redis = client
         self.keys = keys
         self._release_orphan = LuaScript(client, "release_orphan")
+
+    def eviction_policy(self) -> str | None:
+        """Redis's maxmemory-policy, or None where CONFIG is disabled (managed services).
+        Anything but `noeviction` lets Redis drop job records and queued messages."""
+        try:
+            policy: str = self.redis.config_get("maxmemory-policy")["maxmemory-policy"]
+        except (redis.ResponseError, KeyError):
+            return None
+        return policy
 
     def heartbeat(self, worker_id: str, state: dict[str, Any], ttl_s: int) -> None:
         """Announce a live worker process and its models' states; expires unless renewed."""

@@ -29,7 +29,7 @@ def healthz() -> Response:
         # Its own explanation of `unavailable`: the message says which check failed.
         503: Reply(
             f"Error codes:\n- `{Unavailable.code}`: not ready; the message says why "
-            "(Redis unreachable, no worker, model loading or failed).",
+            "(Redis unreachable or allowed to evict keys, no worker, model loading or failed).",
             ErrorBody,
             headers=Unavailable.header_names,
         ),
@@ -40,9 +40,15 @@ def readyz() -> Response:
     store, settings = context.store(), context.settings()
     try:
         store.redis.ping()
+        policy = store.eviction_policy()
         workers = store.workers()
     except Exception as exc:
         raise Unavailable(f"redis is unreachable: {exc}") from exc
+    if policy not in (None, "noeviction"):
+        raise Unavailable(
+            f"redis maxmemory-policy is {policy!r}: it may evict job records and queued "
+            "messages; set it to 'noeviction'"
+        )
     if not workers:
         raise Unavailable("no worker is running")
     name = resolve(settings.model, settings.model_revision).name
