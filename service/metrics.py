@@ -68,14 +68,6 @@ CACHE_HITS = Counter(
 CACHE_MISSES = Counter("nutgraf_cache_misses", "Summary submissions that were not in the cache.")
 
 
-def count_cache(hits: int = 0, misses: int = 0) -> None:
-    """Count cache lookups made outside a single POST's answer (e.g. batch items)."""
-    if hits:
-        CACHE_HITS.inc(hits)
-    if misses:
-        CACHE_MISSES.inc(misses)
-
-
 SCRAPE = "Prometheus metrics (text exposition format)"
 
 
