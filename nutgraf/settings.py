@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=8, gt=0, le=256, description="Most jobs summarized in one generate() call."
     )
+    batch_tokens: int | None = Field(
+        default=None,
+        ge=64,
+        description="Most padded input tokens per generate(); default: 8 input windows.",
+    )
+    max_article_tokens: int = Field(
+        default=40_000, ge=64, description="Longer articles fail alone as article_too_long."
+    )
     batch_wait_ms: int = Field(
         default=50, ge=1, description="Longest a lone job waits for a batch to fill."
     )
@@ -64,6 +72,11 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Redelivery delay of a lost job; 0: time limit + 5 min."
     )
     max_job_attempts: int = Field(default=3, gt=0, description="Deliveries before a job fails.")
+    requeue_after_s: int = Field(
+        default=60,
+        ge=5,
+        description="A job queued this long with nothing running it is sent again.",
+    )
     worker_max_memory_mb: int = Field(
         default=4096, gt=0, description="A pool process above this is replaced after its job."
     )
@@ -172,6 +185,16 @@ class Settings(BaseSettings):
     def _default_model_is_served_first(self) -> Settings:
         others = [name for name in self.models if name != self.model]
         object.__setattr__(self, "models", [self.model, *others])
+        return self
+
+    @model_validator(mode="after")
+    def _redelivery_after_time_limit(self) -> Settings:
+        # Below the time limit, Redis would hand a job still running to a second worker.
+        if self.visibility_timeout_s and self.visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError(
+                f"NUTGRAF_VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s}) must be above "
+                f"NUTGRAF_TASK_TIME_LIMIT_S ({self.task_time_limit_s})"
+            )
         return self
 
     @property

@@ -6,9 +6,10 @@ Imports no task and no model stack: the API process sends with it and stays ligh
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from nutgraf.settings import Settings
-from worker.app import SUMMARIZE_TASK, create_celery
+from worker.app import QUEUE, SUMMARIZE_TASK, create_celery
 
 
 def create_producer(settings: Settings) -> Celery:
@@ -20,3 +21,13 @@ def enqueue(producer: Celery, job_id: str) -> None:
     """Put one summary job on the queue (raises on broker failure)."""
     # The message carries the id only: the article waits in the job record in Redis.
     producer.send_task(SUMMARIZE_TASK, args=[job_id])
+
+
+def ready_messages(producer: Celery) -> int:
+    """Messages waiting in the queue for a worker (not those a worker has prefetched)."""
+    with producer.connection_for_read() as connection:
+        try:
+            declared = connection.default_channel.queue_declare(QUEUE, passive=True)
+        except ChannelError:  # no worker has declared the queue yet: nothing waits in it
+            return 0
+        return int(declared.message_count)

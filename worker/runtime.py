@@ -19,12 +19,16 @@ from nutgraf.store import JobStore
 from nutgraf.summarize import SummarizerCache, set_torch_threads
 from nutgraf.telemetry import Telemetry
 from nutgraf.webhooks import WebhookOutbox
-from worker.queue import create_producer, enqueue
+from worker.queue import create_producer, enqueue, ready_messages
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 5
 HEARTBEAT_TTL_S = 15
+# The reconciler's lease: one worker process sweeps; another takes over within this.
+RECONCILER_LEASE_S = 15
+# Past the hard time limit a running job has been lost by its worker; this is the margin.
+OVERDUE_GRACE_S = 60
 # How often an idle worker process looks for due webhook callbacks.
 WEBHOOK_POLL_S = 0.5
 
@@ -67,7 +71,7 @@ class Runtime:
     def _beat(self) -> None:
         while True:  # a daemon thread: it ends with its process
             self._send_heartbeat()
-            self._recover_orphans()
+            self._reconcile()
             time.sleep(HEARTBEAT_INTERVAL_S)
 
     def _deliver_webhooks(self) -> None:
@@ -85,19 +89,38 @@ class Runtime:
         """The public body a callback carries: the job's or the batch's, None when gone."""
         return self.store.get(ident) if kind == "job" else self.store.get_batch(ident)
 
-    def _recover_orphans(self) -> None:
-        """Re-enqueue jobs left `running` by a worker that died (its heartbeat expired)."""
+    def _reconcile(self) -> None:
+        """If this process leads the sweep: send again every job whose record says it should
+        run and that nothing is running (nutgraf.store.reconcile)."""
         try:
-            orphans = self.store.release_orphans()
-            if not orphans:
+            if not self.store.reconciler.lead(self.worker_id, RECONCILER_LEASE_S):
                 return
-            if self._producer is None:
-                self._producer = create_producer(self.settings)
-            for job_id in orphans:
-                log.warning("job %s: its worker died; queued again", job_id)
-                enqueue(self._producer, job_id)
+            # Running on a dead worker, or past the hard time limit: back to the queue.
+            overdue_after = self.settings.task_time_limit_s + OVERDUE_GRACE_S
+            released = self.store.release_orphans()
+            released += self.store.reconciler.release_overdue(overdue_after)
+            stale = self.store.reconciler.stale_queued(self.settings.requeue_after_s)
+            if stale and ready_messages(self._producer_app()):
+                # Messages still wait in the queue, and these jobs' may be among them: send
+                # again only what has waited as long as the broker itself would.
+                limit = self.settings.visibility_timeout
+                stale = {job_id: age for job_id, age in stale.items() if age >= limit}
+            for job_id in released:
+                log.warning("job %s: its worker died or lost it; queued again", job_id)
+            for job_id, age in stale.items():
+                log.warning(
+                    "job %s: queued %.0f s with nothing running it; sent again", job_id, age
+                )
+            for job_id in [*released, *stale]:
+                enqueue(self._producer_app(), job_id)
+            self.store.reconciler.sent(list(stale))
         except Exception as exc:  # Redis away: the next beat tries again.
-            log.warning("orphan check failed: %s", exc)
+            log.warning("reconciler sweep failed: %s", exc)
+
+    def _producer_app(self) -> Celery:
+        if self._producer is None:
+            self._producer = create_producer(self.settings)
+        return self._producer
 
     def _send_heartbeat(self) -> None:
         state = {

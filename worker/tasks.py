@@ -15,6 +15,7 @@ from nutgraf.contract import SummaryResult
 from nutgraf.settings import Settings
 from nutgraf.store import WorkItem
 from nutgraf.summarize import Article, Summarizer
+from nutgraf.summarize.abstractive import token_batches
 from worker import runtime
 from worker.app import SUMMARIZE_TASK
 from worker.batching import AckLateBatches
@@ -45,21 +46,58 @@ def register(app: Celery, settings: Settings) -> None:
 
 
 def run_summary_jobs(job_ids: list[str]) -> None:
-    """Run jobs to a terminal state, one batch per model; safe to run twice."""
+    """Run jobs to a terminal state, one batch per model; safe to run twice.
+
+    Every job this call starts also ends here: celery-batches acknowledges the messages
+    whatever the batch function does, so an error that escaped would strand its jobs."""
     rt = runtime.current()
-    started = time.monotonic()
-    by_model: dict[str, list[WorkItem]] = defaultdict(list)
-    for job_id in dict.fromkeys(job_ids):  # a redelivered duplicate runs once
-        item = rt.store.start(job_id, rt.worker_id)
-        if item is None:
-            log.info("job %s: already finished or expired, nothing to do", job_id)
-        elif item.attempts > rt.settings.max_job_attempts:
-            message = f"the job was interrupted {item.attempts - 1} times; giving up"
-            rt.store.fail(job_id, "worker_lost", message)
-            _job_ended(item, "failed", started, 0, error="worker_lost")
-        else:
-            by_model[item.model].append(item)
-    for model_name, items in by_model.items():
+    run = _Run(time.monotonic())
+    try:
+        run.claim(job_ids)
+        for model_name, items in run.by_model().items():
+            run.summarize_model(model_name, items)
+    except SoftTimeLimitExceeded:
+        limit = rt.settings.task_time_limit_s
+        log.error("batch timed out after %d s", limit)
+        run.fail_unended("timeout", f"summarizing took longer than {limit} s")
+    except Exception as exc:
+        log.exception("batch failed outside the model")
+        run.fail_unended("internal_error", f"{type(exc).__name__}: {exc}")
+
+
+class _Run:
+    """One batch function call: the jobs it started and has not yet ended."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.unended: dict[str, WorkItem] = {}
+        self.batch_size = 0
+
+    def claim(self, job_ids: list[str]) -> None:
+        """Start each job (a redelivered duplicate once); fail those past the attempt limit."""
+        rt = runtime.current()
+        for job_id in dict.fromkeys(job_ids):
+            item = rt.store.start(job_id, rt.worker_id)
+            if item is None:
+                log.info("job %s: ended, expired or running elsewhere; skipped", job_id)
+                continue
+            self.unended[job_id] = item
+            if item.attempts > rt.settings.max_job_attempts:
+                message = f"the job was interrupted {item.attempts - 1} times; giving up"
+                self.fail(item, "worker_lost", message)
+        self.batch_size = len(self.unended)
+
+    def by_model(self) -> dict[str, list[WorkItem]]:
+        """The started jobs grouped by the model that runs them."""
+        groups: dict[str, list[WorkItem]] = defaultdict(list)
+        for item in self.unended.values():
+            groups[item.model].append(item)
+        return groups
+
+    def summarize_model(self, model_name: str, items: list[WorkItem]) -> None:
+        """Load the model, refuse articles over the token limit, run the rest shortest
+        first in groups within the token budget, so that a huge article runs alone, last."""
+        rt = runtime.current()
         ids = [i.job_id for i in items]
         log.info(
             "batch of %d job(s) for %s: %s",
@@ -72,49 +110,67 @@ def run_summary_jobs(job_ids: list[str]) -> None:
             spec = models.resolve(model_name, rt.settings.model_revision)
             summarizer = rt.summarizers.get(spec)
         except models.ModelError as exc:
-            for item in items:
-                rt.store.fail(item.job_id, "model_unavailable", str(exc))
-                _job_ended(item, "failed", started, len(items), error="model_unavailable")
             log.error("model unavailable, %d job(s) failed: %s", len(items), exc)
-            continue
+            for item in items:
+                self.fail(item, "model_unavailable", str(exc))
+            return
         rt.telemetry.observe_batch(model_name, len(items))
-        _summarize_items(summarizer, spec, items, started)
+        limit = rt.settings.max_article_tokens
+        sized: list[tuple[int, WorkItem]] = []
+        for item in items:
+            tokens = (
+                0
+                if item.options.mode == "extractive"
+                else summarizer.count_tokens(Article(item.text, item.title, item.options))
+            )
+            if tokens > limit:
+                message = f"the article has {tokens} tokens; the limit is {limit}"
+                self.fail(item, "article_too_long", message)
+            else:
+                sized.append((tokens, item))
+        for group in token_batches([tokens for tokens, _ in sized], summarizer.batch_tokens):
+            self.summarize_group(summarizer, spec, [sized[i][1] for i in group])
 
-
-def _summarize_items(
-    summarizer: Summarizer, spec: models.ModelSpec, items: list[WorkItem], started: float
-) -> None:
-    rt = runtime.current()
-    articles = [Article(item.text, item.title, item.options) for item in items]
-    try:
+    def summarize_group(
+        self, summarizer: Summarizer, spec: models.ModelSpec, items: list[WorkItem]
+    ) -> None:
+        """One summarize_batch call; an article that breaks it fails alone."""
+        articles = [Article(item.text, item.title, item.options) for item in items]
         try:
             results: list[SummaryResult | Exception] = list(summarizer.summarize_batch(articles))
         except SoftTimeLimitExceeded:
             raise
-        except Exception:
+        except Exception as exc:
             if len(items) == 1:
-                raise
-            # One bad article must fail only its own job: retry them one by one.
-            log.exception("batch of %d failed; summarizing one by one", len(items))
-            results = [_one(summarizer, article) for article in articles]
-    except SoftTimeLimitExceeded:
-        limit = rt.settings.task_time_limit_s
-        for item in items:
-            rt.store.fail(item.job_id, "timeout", f"summarizing took longer than {limit} s")
-            _job_ended(item, "failed", started, len(items), error="timeout")
-        log.error("batch timed out after %d s", limit)
-        return
-    except Exception as exc:
-        results = [exc]
-        log.exception("job %s failed", items[0].job_id)
-    for item, result in zip(items, results, strict=True):
-        if isinstance(result, Exception):
-            message = f"{type(result).__name__}: {result}"
-            rt.store.fail(item.job_id, "summarization_failed", message)
-            _job_ended(item, "failed", started, len(items), error="summarization_failed")
-            continue
-        rt.store.succeed(item.job_id, item.cache_key, spec, result)
-        _job_ended(item, "succeeded", started, len(items), result=result)
+                log.exception("job %s failed", items[0].job_id)
+                results = [exc]
+            else:
+                # One bad article must fail only its own job: retry them one by one.
+                log.exception("batch of %d failed; summarizing one by one", len(items))
+                results = [_one(summarizer, article) for article in articles]
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, Exception):
+                message = f"{type(result).__name__}: {result}"
+                self.fail(item, "summarization_failed", message)
+            else:
+                runtime.current().store.succeed(item.job_id, item.cache_key, spec, result)
+                self.unended.pop(item.job_id, None)
+                _job_ended(item, "succeeded", self.started, self.batch_size, result=result)
+
+    def fail(self, item: WorkItem, code: str, message: str) -> None:
+        """End one job as failed with `code`."""
+        runtime.current().store.fail(item.job_id, code, message)
+        self.unended.pop(item.job_id, None)
+        _job_ended(item, "failed", self.started, self.batch_size, error=code)
+
+    def fail_unended(self, code: str, message: str) -> None:
+        """End every job this call started and has not ended; if Redis is away too, the
+        reconciler hands them to another worker once the time limit has passed."""
+        for item in list(self.unended.values()):
+            try:
+                self.fail(item, code, message)
+            except Exception as exc:
+                log.error("job %s: could not record its failure: %s", item.job_id, exc)
 
 
 def _job_ended(

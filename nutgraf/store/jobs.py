@@ -189,7 +189,8 @@ class Jobs:
             pubsub.close()
 
     def start(self, job_id: str, worker: str) -> WorkItem | None:
-        """Mark a job running and return its input; None if it is gone or already ended."""
+        """Mark a job running and return its input; None if it is gone, already ended, or
+        running under another live worker."""
         attempts = self._start(
             job=self.keys.job(job_id),
             running_jobs=self.keys.running_jobs,
@@ -197,6 +198,7 @@ class Jobs:
             started_at=now_rfc3339(),
             worker=worker,
             job_id=job_id,
+            prefix=self.keys.lua_prefix,
         )
         if not attempts:
             return None
@@ -207,15 +209,21 @@ class Jobs:
         if text is None:
             self.fail(job_id, "expired", "the article expired before a worker reached it")
             return None
-        return WorkItem(
-            job_id=job_id,
-            text=text,
-            title=title or None,
-            model=json.loads(model)["name"],
-            options=SummaryOptions.model_validate_json(options),
-            cache_key=digest,
-            attempts=int(attempts),
-        )
+        try:
+            return WorkItem(
+                job_id=job_id,
+                text=text,
+                title=title or None,
+                model=json.loads(model)["name"],
+                options=SummaryOptions.model_validate_json(options),
+                cache_key=digest,
+                attempts=int(attempts),
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            # A record this worker cannot read (written by a newer version, or damaged)
+            # ends now; left `running`, nothing would ever end it.
+            self.fail(job_id, "invalid_job", f"the job's record cannot be read: {exc}")
+            return None
 
     def succeed(self, job_id: str, digest: str, model: ModelSpec, result: SummaryResult) -> bool:
         """Store the result on the job and in the cache; False if it had already ended."""

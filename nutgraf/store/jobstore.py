@@ -13,6 +13,7 @@ from nutgraf.store.idempotency import IdempotencyKeys
 from nutgraf.store.jobs import Jobs
 from nutgraf.store.keys import PREFIX, Keys
 from nutgraf.store.liveness import Liveness
+from nutgraf.store.reconcile import Reconciler
 
 
 def connect(url: str, *, patient: bool = False) -> redis.Redis:
@@ -57,6 +58,7 @@ class JobStore:
         self.batches = Batches(client, self.keys, self.jobs, job_ttl_s)
         self.idempotency = IdempotencyKeys(client, self.keys)
         self.liveness = Liveness(client, self.keys)
+        self.reconciler = Reconciler(client, self.keys)
         # A job's life (nutgraf.store.jobs).
         self.submit = self.jobs.submit
         self.record_invalid = self.jobs.record_invalid

@@ -10,6 +10,8 @@ key                     type    holds                                    lives
 <p>:inflight:<digest>   string  the job computing that digest now        job TTL
 <p>:queued              set     jobs no worker has started               none
 <p>:running:jobs        set     jobs a worker has started                none
+<p>:queued:seen         zset    queued job -> when last sent (reconciler) none
+<p>:reconciler          string  the worker id leading the sweep          leader lease
 <p>:watchers:<id>       hash    batch id -> items of it this job is      job TTL
 <p>:batch:<id>          hash    a batch's record and ended-item counts   job TTL
 <p>:batch_items:<id>    list    [client id, job id] JSON pairs           job TTL
@@ -78,6 +80,16 @@ class Keys:
     def running_jobs(self) -> str:
         """The set of jobs a worker has started."""
         return self._name("running", "jobs")
+
+    @property
+    def queued_seen(self) -> str:
+        """The reconciler's clock: each queued job and when it was last seen sent."""
+        return self._name("queued", "seen")
+
+    @property
+    def reconciler(self) -> str:
+        """The lease of the worker process that runs the reconciler's sweep."""
+        return self._name("reconciler")
 
     def watchers(self, job_id: str) -> str:
         """The batches that count a job's end (batch id -> number of items)."""

@@ -19,13 +19,41 @@ from nutgraf.summarize.plan import (
 )
 from nutgraf.summarize.shaping import is_degenerate, join_units, shape_summary
 
+# Without a setting, one generate() call reads at most this many full input windows.
+DEFAULT_BATCH_WINDOWS = 8
+
+
+def token_batches(lengths: list[int], budget: int) -> list[list[int]]:
+    """Indexes of inputs grouped so that each group's padded size (its count times its
+    longest input) stays within `budget`; shortest first. An input over the budget on its
+    own runs alone. One group, in the given order, when everything fits."""
+    if not lengths or len(lengths) * max(lengths) <= budget:
+        return [list(range(len(lengths)))]
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # Sorted ascending, so this input is the group's longest if it joins.
+        if current and (len(current) + 1) * lengths[index] > budget:
+            groups.append(current)
+            current = []
+        current.append(index)
+    groups.append(current)
+    return groups
+
 
 class Summarizer:
     """Wraps one model's backend; `summarize_batch` is the only way in."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, batch_tokens: int | None = None) -> None:
         self.backend = backend
         self.spec = backend.spec
+        # Padded input tokens one generate() call may take: a long article's many chunks,
+        # or one huge article beside short ones, must not inflate a single call's memory.
+        self.batch_tokens = batch_tokens or DEFAULT_BATCH_WINDOWS * backend.window
+
+    def count_tokens(self, article: Article) -> int:
+        """The article's length in the model's tokens (title and text)."""
+        return self.backend.count(f"{article.title or ''}\n{article.text}")
 
     @property
     def loaded(self) -> LoadedModel:
@@ -147,8 +175,16 @@ class Summarizer:
             min_new = min(min_new, max_new // 2)
         budget = self._body_budget(length, fmt)
         rendered = [self._prompt(p, budget) for p in passes]
-        # A safe pass (the retry of a final pass) decodes with beam search.
-        return self.backend.generate(rendered, max_new, min_new, beam_search=safe)
+        outputs: list[Generation | None] = [None] * len(rendered)
+        lengths = [self.backend.count(r) for r in rendered]
+        for group in token_batches(lengths, self.batch_tokens):
+            # A safe pass (the retry of a final pass) decodes with beam search.
+            generated = self.backend.generate(
+                [rendered[i] for i in group], max_new, min_new, beam_search=safe
+            )
+            for index, output in zip(group, generated, strict=True):
+                outputs[index] = output
+        return [o for o in outputs if o is not None]
 
     def _prompt(self, p: Pass, budget: int) -> str:
         """The model's input for one pass, its body cut to the budget as a last resort."""

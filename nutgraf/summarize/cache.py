@@ -25,12 +25,14 @@ class SummarizerCache:
         max_input_tokens: int | None = None,
         dtype: str = "auto",
         on_load: Callable[[ModelSpec, float], None] | None = None,
+        batch_tokens: int | None = None,
     ) -> None:
         self.device = device
         self.dtype = dtype
         self.on_load = on_load  # told (spec, seconds) after each model loads
         self.cache_dir = cache_dir
         self.max_input_tokens = max_input_tokens
+        self.batch_tokens = batch_tokens  # None: the summarizer's default per window
         self._lock = threading.Lock()
         self._summarizers: dict[str, Summarizer] = {}
         self._errors: dict[str, str] = {}
@@ -41,7 +43,12 @@ class SummarizerCache:
     ) -> SummarizerCache:
         """The cache for a deployment's device, model folder, input window and precision."""
         return cls(
-            settings.device, settings.cache_dir, settings.max_input_tokens, settings.dtype, on_load
+            settings.device,
+            settings.cache_dir,
+            settings.max_input_tokens,
+            settings.dtype,
+            on_load,
+            batch_tokens=settings.batch_tokens,
         )
 
     def get(self, spec: ModelSpec) -> Summarizer:
@@ -70,7 +77,8 @@ class SummarizerCache:
                 loaded.load_seconds,
                 loaded.max_input_tokens,
             )
-            summarizer = Summarizer(models.backend_for(loaded, self.max_input_tokens))
+            backend = models.backend_for(loaded, self.max_input_tokens)
+            summarizer = Summarizer(backend, self.batch_tokens)
             self._summarizers[key] = summarizer
             if self.on_load is not None:
                 try:

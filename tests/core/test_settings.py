@@ -153,3 +153,13 @@ def test_every_setting_is_in_the_readme_table() -> None:
     documented = set(re.findall(r"NUTGRAF_[A-Z0-9_]+", "\n".join(table_rows)))
     expected = {f"NUTGRAF_{name.upper()}" for name in Settings.model_fields}
     assert sorted(expected - documented) == []
+
+
+def test_a_visibility_timeout_below_the_time_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Redis would hand a job that is still running to a second worker.
+    monkeypatch.setenv("NUTGRAF_TASK_TIME_LIMIT_S", "900")
+    monkeypatch.setenv("NUTGRAF_VISIBILITY_TIMEOUT_S", "600")
+    with pytest.raises(SettingsError, match="VISIBILITY_TIMEOUT_S"):
+        load_settings()

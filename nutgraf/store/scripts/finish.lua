@@ -28,6 +28,8 @@ local prefix, job, status = ARGV[1], ARGV[2], ARGV[3]
 local current = redis.call('HGET', job_key, 'status')
 if not current then return {'missing'} end
 if current == 'succeeded' or current == 'failed' or current == 'cancelled' then
+  -- A second end of one job: a run that should not have happened. Counted, never applied.
+  if ARGV[8] ~= '1' then redis.call('HINCRBY', stats_jobs, 'duplicate_ends', 1) end
   return {'ended', current}
 end
 if ARGV[8] == '1' and current ~= 'queued' then return {'started', current} end

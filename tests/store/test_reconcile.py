@@ -1,0 +1,131 @@
+"""The reconciler and `start` against a real Redis: a job whose record says it should run is
+sent again when nothing runs it, and a job already running never starts a second time."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from nutgraf.contract import SummaryOptions
+from nutgraf.models.specs import ModelSpec
+from nutgraf.store import JobStore
+from nutgraf.store.server import RedisServer
+
+MODEL = ModelSpec("tiny", "test/tiny", "main", "seq2seq")
+OPTIONS = SummaryOptions(length="short")
+
+
+@pytest.fixture()
+def store(redis_server: RedisServer) -> Iterator[JobStore]:
+    """A store on a key prefix of its own in the test Redis."""
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield JobStore(client, 60, 60, prefix=f"reconcile-{uuid.uuid4().hex[:8]}")
+    client.close()
+
+
+def submit(store: JobStore) -> str:
+    """A new queued job (its record only: no message is sent here)."""
+    text = f"The council voted on Tuesday {uuid.uuid4().hex}. The mayor said yes."
+    return store.submit(text, None, MODEL, OPTIONS).job_id
+
+
+def test_a_job_running_on_a_live_worker_does_not_start_again(store: JobStore) -> None:
+    job_id = submit(store)
+    store.heartbeat("first", {"id": "first", "models": {}}, 60)
+    first = store.start(job_id, "first")
+    assert first is not None and first.attempts == 1
+    # A second delivery (visibility timeout, a re-send) while the first run is alive.
+    assert store.start(job_id, "second") is None
+    assert store.redis.hget(store.keys.job(job_id), "worker") == "first"
+    # Once the first worker is dead, a redelivery runs it: attempts count both runs.
+    store.redis.delete(store.keys.worker("first"))
+    again = store.start(job_id, "second")
+    assert again is not None and again.attempts == 2
+
+
+def test_one_process_leads_the_sweep_at_a_time(store: JobStore) -> None:
+    reconciler = store.reconciler
+    assert reconciler.lead("a", 30)
+    assert not reconciler.lead("b", 30)
+    assert reconciler.lead("a", 30)  # renewing
+    store.redis.delete(store.keys.reconciler)  # the lease ran out: a died
+    assert reconciler.lead("b", 30)
+    assert not reconciler.lead("a", 30)
+    ttl_ms = store.redis.pttl(store.keys.reconciler)
+    assert 0 < ttl_ms <= 30_000
+
+
+def test_a_queued_job_nothing_runs_is_stale_after_the_grace(store: JobStore) -> None:
+    job_id = submit(store)
+    now = time.time()
+    # First sight starts the clock: nothing is stale yet.
+    assert store.reconciler.stale_queued(60, now=now) == {}
+    assert store.reconciler.stale_queued(60, now=now + 59) == {}
+    assert store.reconciler.stale_queued(60, now=now + 61) == {job_id: pytest.approx(61)}
+    # Sent again: the clock restarts.
+    store.reconciler.sent([job_id], now=now + 61)
+    assert store.reconciler.stale_queued(60, now=now + 100) == {}
+    assert job_id in store.reconciler.stale_queued(60, now=now + 122)
+
+
+def test_a_started_or_ended_job_leaves_the_reconcilers_clock(store: JobStore) -> None:
+    started, ended = submit(store), submit(store)
+    now = time.time()
+    store.reconciler.stale_queued(60, now=now)
+    assert store.redis.zcard(store.keys.queued_seen) == 2
+    store.start(started, "w")
+    store.fail(ended, "cancelled", "test")
+    assert store.reconciler.stale_queued(60, now=now + 120) == {}
+    assert store.redis.zcard(store.keys.queued_seen) == 0
+
+
+def test_a_queued_job_whose_record_expired_is_dropped(store: JobStore) -> None:
+    job_id = submit(store)
+    now = time.time()
+    store.reconciler.stale_queued(60, now=now)
+    store.redis.delete(store.keys.job(job_id))
+    assert store.reconciler.stale_queued(60, now=now + 120) == {}
+    assert not store.redis.sismember(store.keys.queued, job_id)
+
+
+def test_a_job_running_past_the_time_limit_is_released_even_if_its_worker_beats(
+    store: JobStore,
+) -> None:
+    stuck, fresh = submit(store), submit(store)
+    store.heartbeat("w", {"id": "w", "models": {}}, 60)
+    store.start(stuck, "w")
+    store.start(fresh, "w")
+    store.redis.hset(store.keys.job(stuck), "started_at", "2020-01-01T00:00:00Z")
+    assert store.release_orphans() == []  # its worker is alive
+    assert store.reconciler.release_overdue(900) == [stuck]
+    assert store.redis.hget(store.keys.job(stuck), "status") == "queued"
+    assert store.redis.smembers(store.keys.running_jobs) == {fresh}
+    assert store.start(stuck, "other") is not None  # the next delivery runs it
+
+
+def test_a_record_the_worker_cannot_read_ends_the_job_instead_of_stranding_it(
+    store: JobStore,
+) -> None:
+    job_id = submit(store)
+    # Options written by a newer version that this worker's schema rejects.
+    store.redis.hset(store.keys.job(job_id), "options", '{"length": "epic"}')
+    assert store.start(job_id, "w") is None
+    body = store.get(job_id)
+    assert body is not None and body["status"] == "failed"
+    assert body["error"]["code"] == "invalid_job"
+    assert not store.redis.sismember(store.keys.running_jobs, job_id)
+
+
+def test_a_second_end_is_refused_and_counted(store: JobStore) -> None:
+    job_id = submit(store)
+    store.start(job_id, "w")
+    assert store.fail(job_id, "summarization_failed", "first")
+    assert not store.fail(job_id, "summarization_failed", "second")
+    assert store.get(job_id)["error"]["message"] == "first"  # type: ignore[index]
+    assert store.redis.hget(store.keys.stats_jobs, "duplicate_ends") == "1"
+    assert store.cancel(job_id) == "ended"  # a late cancel is not a second run
+    assert store.redis.hget(store.keys.stats_jobs, "duplicate_ends") == "1"
