@@ -40,6 +40,8 @@ def settings(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
         model=TEST_MODEL,
         data_dir=tmp_path_factory.mktemp("data"),
         task_time_limit_s=240,
+        # The reconciler re-sends a job queued this long with nothing running it.
+        requeue_after_s=5,
         log_level="INFO",
     )
 

@@ -16,6 +16,7 @@ import redis
 import requests
 from flask.testing import FlaskClient
 
+from nutgraf import models
 from nutgraf.settings import Settings, env_for_children
 from nutgraf.store import JobStore
 
@@ -41,6 +42,7 @@ class WorkerProcess:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.store = JobStore.from_url(settings.redis_url or "", 60, 60)
+        self.model_name = models.resolve(settings.model).name  # ready once this one loaded
 
     def start(self) -> None:
         """Start a worker and wait until its model is loaded (bounded)."""
@@ -58,7 +60,7 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_tail()}")
             if any(
-                w["models"].get(TEST_MODEL, {}).get("state") == "ready"
+                w["models"].get(self.model_name, {}).get("state") == "ready"
                 for w in self.store.workers()
             ):
                 return
@@ -92,6 +94,38 @@ class WorkerProcess:
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the worker's log, for failure messages."""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+class ApiProcess:
+    """`nutgraf api` (gunicorn) as a real child process on `port`."""
+
+    def __init__(self, settings: Settings, port: int, log_path: Path) -> None:
+        self.env = {**env_for_children(settings), "NUTGRAF_PORT": str(port)}
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the API (the caller waits for it to answer)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nutgraf.cli", "api"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 30 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 @contextlib.contextmanager

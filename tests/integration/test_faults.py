@@ -10,6 +10,10 @@ import redis
 from flask.testing import FlaskClient
 
 from helpers import WorkerProcess, poll_job, wait_for
+from nutgraf import models
+from nutgraf.contract import SummaryOptions
+from nutgraf.settings import Settings
+from nutgraf.store import JobStore
 from nutgraf.store.server import RedisServer
 
 
@@ -91,3 +95,19 @@ def test_redis_down_is_503_and_service_recovers_without_restarts(
     job = poll_job(client, job_id)
     assert job["status"] == "succeeded", (job, worker.log_tail())
     assert worker.running()
+
+
+def test_a_job_whose_message_was_lost_is_sent_again_by_the_reconciler(
+    client: FlaskClient, worker: WorkerProcess, settings: Settings, sample_article: str
+) -> None:
+    # The record is written and no message sent: the API died in between, or Redis
+    # stopped with the message in a dead worker's prefetch. Nothing else would run it.
+    store = JobStore.from_url(settings.redis_url or "", 600, 600)
+    text = f"{sample_article}\n\nUpdate {uuid.uuid4()}: never sent."
+    job = store.submit(
+        text, None, models.resolve(settings.model), SummaryOptions(length="headline")
+    )
+    assert job.outcome == "created"
+    body = poll_job(client, job.job_id, timeout_s=120)
+    assert body["status"] == "succeeded", (body, worker.log_tail())
+    assert "sent again" in worker.log_tail()
