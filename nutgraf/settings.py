@@ -122,7 +122,9 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         default=False, description="Allow callbacks to loopback, private, link-local addresses."
     )
-    webhook_timeout_s: float = Field(default=10.0, gt=0, description="One delivery attempt.")
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="A whole delivery attempt, DNS look-up to answer."
+    )
     webhook_retry_for_s: int = Field(
         default=3600, gt=0, description="How long a failing callback is retried."
     )

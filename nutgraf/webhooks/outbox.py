@@ -22,13 +22,15 @@ from nutgraf.settings import Settings
 from nutgraf.store.ids import now_rfc3339
 from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
+from nutgraf.webhooks.deadline import DeadlineTransport, deadline_at
 from nutgraf.webhooks.signing import signed_headers
 from nutgraf.webhooks.url_guard import checked_addresses, pinned
 
 log = logging.getLogger(__name__)
 
 BACKOFF_CAP_S = 300
-# Deliveries one run_once makes at once, so that one slow receiver does not hold up the rest.
+# Deliveries in flight at once per outbox, each in its own thread, so that one slow
+# receiver holds up only its own.
 PARALLEL_DELIVERIES = 8
 # What each kind of outbox member is announced as: (event type, payload field).
 EVENTS = {"job": ("summary.completed", "job"), "batch": ("batch.completed", "batch")}
@@ -58,23 +60,32 @@ class WebhookOutbox:
         self.keys = Keys(prefix)
         self.settings = settings
         self.due_key = self.keys.webhooks_due
-        # A claim must outlast one delivery (up to two addresses tried, each with its timeout).
+        # One attempt (DNS look-up, connect, send, the answer's status and headers) ends
+        # within webhook_timeout_s; a claim outlasts it, so that no second deliverer claims
+        # a callback whose attempt is still in flight.
         self.lease_s = lease_s if lease_s is not None else max(60.0, 4 * settings.webhook_timeout_s)
+        if self.lease_s <= settings.webhook_timeout_s:
+            raise ValueError(
+                f"lease_s ({self.lease_s}) must be longer than one attempt "
+                f"(NUTGRAF_WEBHOOK_TIMEOUT_S={settings.webhook_timeout_s})"
+            )
         self._claim = LuaScript(client, "webhook_claim")
         self._record = LuaScript(client, "webhook_record")
         self._http = httpx.Client(
+            transport=DeadlineTransport(),
             timeout=settings.webhook_timeout_s,
             follow_redirects=False,
             # A proxy from the environment would connect somewhere the address check never saw.
             trust_env=False,
-            # No pooled connections: requests are pinned to IP addresses, and a connection
-            # opened for one host name must never carry a request for another on that IP.
-            limits=httpx.Limits(max_keepalive_connections=0),
             headers={"User-Agent": "nutgraf-webhooks/1"},
         )
+        # Deliveries started by run_once and not yet ended; they end within the deadline.
+        self._in_flight = 0
+        self._changed = threading.Condition()
 
     def close(self) -> None:
-        """Close the HTTP client."""
+        """Let the deliveries in flight end (they are bounded), then close the HTTP client."""
+        self.wait_idle(self.settings.webhook_timeout_s + 5)
         self._http.close()
 
     def claim_due(self, limit: int) -> list[str]:
@@ -86,27 +97,39 @@ class WebhookOutbox:
         return members
 
     def run_once(self, body_for: BodyFor, limit: int = PARALLEL_DELIVERIES) -> int:
-        """Claim the due callbacks and deliver them in parallel; return how many were tried."""
-        members = self.claim_due(limit)
-        if len(members) == 1:
-            self._deliver_logged(members[0], body_for)
-        elif members:
-            # Daemon threads, not an executor: a hung receiver never delays process exit.
-            threads = [
-                threading.Thread(target=self._deliver_logged, args=(m, body_for), daemon=True)
-                for m in members
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+        """Claim due callbacks for the free delivery slots (at most `limit`) and start each
+        delivery in its own thread; return how many were claimed. Never waits for them."""
+        # Not waiting is what keeps a slow receiver from holding up callbacks that fall due
+        # later; claiming no more than the free slots leaves the rest to other workers.
+        with self._changed:
+            free = min(limit, PARALLEL_DELIVERIES - self._in_flight)
+        members = self.claim_due(free) if free > 0 else []
+        for member in members:
+            with self._changed:
+                self._in_flight += 1
+            # Daemon threads, not an executor: a delivery in flight never delays process exit.
+            threading.Thread(
+                target=self._deliver_logged,
+                args=(member, body_for),
+                name=f"nutgraf-webhook {member}",
+                daemon=True,
+            ).start()
         return len(members)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait at most timeout_s for the deliveries run_once started to end; True if they did."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._in_flight == 0, timeout_s)
 
     def _deliver_logged(self, member: str, body_for: BodyFor) -> None:
         try:
             self.deliver(member, body_for)
         except Exception:  # Redis away: the lease runs out and the member is claimed again.
             log.exception("webhook %s: delivery round failed", member)
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
 
     def deliver(self, member: str, body_for: BodyFor) -> str:
         """Make one attempt for a claimed member, record it and return the callback's state
@@ -163,10 +186,16 @@ class WebhookOutbox:
         secret = self.settings.webhook_secret
         if not secret:
             return None, "NUTGRAF_WEBHOOK_SECRET is not set where the worker runs"
+        timeout_s = self.settings.webhook_timeout_s
+        # One deadline for the whole attempt: look-up, both addresses, send and answer.
+        deadline = time.monotonic() + timeout_s
         try:
             # Checked again now, not only when the job was accepted: DNS may have changed.
             addresses = checked_addresses(
-                url, allow_private=self.settings.webhook_allow_private, resolve=True
+                url,
+                allow_private=self.settings.webhook_allow_private,
+                resolve=True,
+                timeout_s=timeout_s,
             )
         except ValueError as exc:
             return None, str(exc)
@@ -176,19 +205,24 @@ class WebhookOutbox:
         for address in addresses[:2]:
             pinned_url, host, extensions = pinned(target, address)
             try:
-                with self._http.stream(
-                    "POST",
-                    pinned_url,
-                    content=payload,
-                    headers={**headers, **host},
-                    extensions=extensions,
-                ) as response:  # the answer's body is never read: only its status counts
+                with (
+                    deadline_at(deadline),
+                    self._http.stream(
+                        "POST",
+                        pinned_url,
+                        content=payload,
+                        headers={**headers, **host},
+                        extensions=extensions,
+                    ) as response,
+                ):  # the answer's body is never read: only its status counts
                     code = response.status_code
                     if 200 <= code < 300:
                         return code, None
                     if 300 <= code < 400:
                         return code, f"HTTP {code}: redirects are not followed"
                     return code, f"HTTP {code}"
+            except httpx.TimeoutException as exc:
+                return None, f"{type(exc).__name__}: no answer within {timeout_s:g} s"
             except httpx.ConnectError as exc:  # try the host's next address
                 error = f"ConnectError: {exc}"
             except Exception as exc:  # whatever a receiver provokes is this attempt's error

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 MAX_URL_CHARS = 2048
+# How long accepting a job waits for the callback host's DNS answer (delivery has its own).
+RESOLVE_TIMEOUT_S = 5.0
 # NAT64 (RFC 6052) embeds an IPv4 address that the gateway then connects to.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -21,7 +24,9 @@ def check_callback_url(url: str, *, allow_private: bool) -> None:
     """Raise ValueError (a readable message) unless nutgraf may POST callbacks to `url`."""
     # With private addresses allowed there is nothing to refuse by address, so the host is
     # not resolved: a DNS hiccup must not refuse a job. Delivery resolves it anyway.
-    checked_addresses(url, allow_private=allow_private, resolve=not allow_private)
+    checked_addresses(
+        url, allow_private=allow_private, resolve=not allow_private, timeout_s=RESOLVE_TIMEOUT_S
+    )
 
 
 def parse(url: str) -> httpx.URL:
@@ -50,7 +55,33 @@ def parse(url: str) -> httpx.URL:
     return target
 
 
-def checked_addresses(url: str, *, allow_private: bool, resolve: bool) -> list[str]:
+def _getaddrinfo(host: str, port: int, timeout_s: float) -> list[Any]:
+    """socket.getaddrinfo, given up (TimeoutError) after timeout_s seconds."""
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller, raised there
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    # getaddrinfo has no timeout of its own and cannot be interrupted; a daemon thread left
+    # behind ends when the resolver gives up, and never holds up the process's exit.
+    threading.Thread(target=look_up, name="nutgraf-resolve", daemon=True).start()
+    if not done.wait(max(0.0, timeout_s)):
+        raise TimeoutError(f"no answer within {timeout_s:.3g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    infos: list[Any] = outcome[0]
+    return infos
+
+
+def checked_addresses(
+    url: str, *, allow_private: bool, resolve: bool, timeout_s: float = RESOLVE_TIMEOUT_S
+) -> list[str]:
     """Validate `url` and return the distinct addresses its host resolves to (none when
     `resolve` is false); refuse if any of them is not public, unless `allow_private`."""
     target = parse(url)
@@ -59,8 +90,8 @@ def checked_addresses(url: str, *, allow_private: bool, resolve: bool) -> list[s
     host = target.raw_host.decode("ascii")  # IDNA-encoded; IPv6 without brackets
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+        infos = _getaddrinfo(host, port, timeout_s)
+    except (OSError, UnicodeError) as exc:  # TimeoutError is an OSError
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ValueError(f"host {target.host!r} cannot be resolved: {reason}") from None
     addresses: list[str] = []

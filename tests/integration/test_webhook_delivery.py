@@ -75,12 +75,56 @@ class Receiver:
         self.thread.join()
 
 
+class SlowReceiver:
+    """A real HTTP server on a loopback port that drips its answer's headers a byte every
+    0.1 s (never tripping a read timeout) until closed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.stop = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.calls += 1
+                self.close_connection = True
+                try:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                    while not receiver.stop.wait(0.1):
+                        self.wfile.write(b"a")
+                except OSError:
+                    pass  # the worker hung up at its deadline
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep the test output quiet
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/slow"
+
+    def close(self) -> None:
+        """Stop dripping and serving."""
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
 @pytest.fixture(scope="module")
 def hooked_settings(settings: Settings, redis_server: RedisServer) -> Settings:
     """The test deployment with a webhook secret, on its own Redis database."""
     url = own_database(redis_server.url, DATABASE)
     return settings.model_copy(
-        update={"redis_url": url, "webhook_secret": SECRET, "webhook_allow_private": True}
+        update={
+            "redis_url": url,
+            "webhook_secret": SECRET,
+            "webhook_allow_private": True,
+            # Far longer than the waits below: a slow receiver is held this long.
+            "webhook_timeout_s": 30,
+        }
     )
 
 
@@ -104,6 +148,14 @@ def hooked(hooked_settings: Settings) -> FlaskClient:
 def receiver() -> Iterator[Receiver]:
     """A callback receiver for one test."""
     server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture()
+def slow_receiver() -> Iterator[SlowReceiver]:
+    """A dripping callback receiver for one test."""
+    server = SlowReceiver()
     yield server
     server.close()
 
@@ -194,3 +246,26 @@ def test_a_batch_callback_is_sent_when_its_last_item_ends(
     assert payload["batch"]["counts"]["failed"] == 1
     # The items themselves carried no callback of their own.
     assert len(receiver.requests) == 1
+
+
+def test_a_slow_receiver_does_not_hold_up_the_next_callback(
+    hooked: FlaskClient,
+    hooked_worker: WorkerProcess,
+    receiver: Receiver,
+    slow_receiver: SlowReceiver,
+) -> None:
+    options = {"text": STORY, "mode": "extractive", "length": "short"}
+    slow = hooked.post("/v1/summaries", json={**options, "callback_url": slow_receiver.url})
+    assert slow.status_code == 200, slow.get_json()
+    wait_for(lambda: slow_receiver.calls, 30, "the slow receiver to be called", 0.1)
+
+    # The next job's callback falls due while the worker's attempt to the slow one drips.
+    url = receiver.url("/hooks/next")
+    next_job = {**options, "text": STORY.replace("Tuesday", "Monday"), "callback_url": url}
+    answer = hooked.post("/v1/summaries", json=next_job)
+    assert answer.status_code == 200, answer.get_json()
+    job_id = answer.get_json()["id"]
+    # A bounded wait well below the 30 s that the slow attempt may last.
+    wait_for(lambda: receiver.for_delivery(f"job:{job_id}"), 10, "the next callback", 0.1)
+    slow_body = hooked.get(f"/v1/summaries/{slow.get_json()['id']}").get_json()
+    assert slow_body["callback"]["attempts"] == []  # its attempt is still in flight
