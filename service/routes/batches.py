@@ -34,6 +34,7 @@ from service.errors import (
     Unavailable,
 )
 from service.idempotency import Idempotency
+from service.security import request_owner
 from service.validation import (
     BODY_ERRORS,
     ascii_int,
@@ -135,7 +136,7 @@ def create_batch() -> tuple[Response, int, dict[str, str]]:
             raise
         idempotency.complete(f"batch:{batch_id}")
         headers = {}
-    body = store.get_batch(batch_id)
+    body = store.get_batch(batch_id, owner=request_owner())
     if body is None:
         raise NotFound("the batch this Idempotency-Key created has expired")
     g.batch_id = batch_id  # for the request's log line
@@ -144,7 +145,7 @@ def create_batch() -> tuple[Response, int, dict[str, str]]:
 
 
 def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEntry]) -> str:
-    new = store.create_batch(entries, defaults.callback_url)
+    new = store.create_batch(entries, defaults.callback_url, owner=request_owner())
     producer = context.producer()
     unreachable: Exception | None = None
     for job_id, digest, entry in new.to_enqueue:
@@ -166,7 +167,9 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
 
 
 def _batch_or_404(batch_id: str) -> dict[str, Any]:
-    body = context.store().get_batch(batch_id) if len(batch_id) <= MAX_ID_CHARS else None
+    # Another key's batch is a 404, as if it did not exist: ids are random.
+    store, owner = context.store(), request_owner()
+    body = store.get_batch(batch_id, owner=owner) if len(batch_id) <= MAX_ID_CHARS else None
     if body is None:
         raise _no_batch(batch_id)
     return body
@@ -177,7 +180,8 @@ def _no_batch(batch_id: str) -> NotFound:
 
 
 def _check_batch_exists(batch_id: str) -> None:
-    if len(batch_id) > MAX_ID_CHARS or not context.store().batch_exists(batch_id):
+    owner = request_owner()
+    if len(batch_id) > MAX_ID_CHARS or not context.store().batch_exists(batch_id, owner=owner):
         raise _no_batch(batch_id)
 
 
@@ -231,6 +235,6 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 def cancel_batch(batch_id: str) -> Response:
     """Cancel every item of a batch that no worker has started."""
     _check_batch_exists(batch_id)
-    cancelled = context.store().cancel_batch(batch_id)
+    cancelled = context.store().cancel_batch(batch_id, owner=request_owner())
     log.info("batch %s: %d item(s) cancelled", batch_id, cancelled)
     return jsonify(_batch_or_404(batch_id))
