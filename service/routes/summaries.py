@@ -119,8 +119,11 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
     headers = {}
     wait_s = requested_wait_s()
     if wait_s and body["status"] not in TERMINAL:
-        body = store.wait_for_end(job_id, wait_s) or body
-        headers["Preference-Applied"] = f"wait={wait_s}"
+        with context.wait_slot() as waiting:
+            # No slot free: answered at once, as without the preference (RFC 7240 allows it).
+            if waiting:
+                body = store.wait_for_end(job_id, wait_s) or body
+                headers["Preference-Applied"] = f"wait={wait_s}"
     return _job_response(body, headers)
 
 
