@@ -1,6 +1,10 @@
-"""What create_app() puts on the app, read back by the views of the request being served."""
+"""What create_app() puts on the app, read back by the views; the process's wait slots."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import Celery
 from flask import current_app
@@ -11,6 +15,11 @@ from nutgraf.store import JobStore
 SETTINGS = "nutgraf.settings"
 STORE = "nutgraf.store"
 PRODUCER = "nutgraf.producer"
+# `Prefer: wait` holds an API thread for up to MAX_WAIT_S. gunicorn serves each process with
+# 8 threads (service/server.py); waits may take half, so that /healthz, reads and new
+# submissions always find a thread. Counted per process, like the threads.
+WAIT_SLOTS = 4
+_wait_slots = threading.BoundedSemaphore(WAIT_SLOTS)
 
 
 def settings() -> Settings:
@@ -29,3 +38,15 @@ def producer() -> Celery:
     """The Celery app that sends jobs to the workers."""
     value: Celery = current_app.extensions[PRODUCER]
     return value
+
+
+@contextmanager
+def wait_slot() -> Iterator[bool]:
+    """Hold one of the process's wait slots, if one is free: yields whether it got one."""
+    # Never blocks: a request that finds every slot taken answers as if it had not asked.
+    acquired = _wait_slots.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            _wait_slots.release()

@@ -88,6 +88,15 @@ def _install_api_keys(app: Flask, settings: Settings) -> None:
             raise Unauthorized("unknown API key")
         # The limiter keys budgets by this, never by the key itself (it lands in Redis).
         g.nutgraf_client = "key:" + presented.hex()[:32]
+        # Jobs and batches belong to the key that created them (see request_owner).
+        g.nutgraf_owner = presented.hex()
+
+
+def request_owner() -> str:
+    """Who owns what this request creates, and may read or cancel: the hex SHA-256 of its
+    API key, or "" when keys are off (then every caller is the same owner)."""
+    owner: str = g.get("nutgraf_owner", "")
+    return owner
 
 
 def _rate_limit_key() -> str:

@@ -51,8 +51,11 @@ class Batches:
         self.job_ttl_s = job_ttl_s
         self._ended_at_once = LuaScript(client, "batch_ended_at_once")
 
-    def create_batch(self, entries: list[BatchEntry], callback_url: str | None) -> NewBatch:
-        """Record a batch and its items; return the job ids that still need a worker."""
+    def create_batch(
+        self, entries: list[BatchEntry], callback_url: str | None, owner: str = ""
+    ) -> NewBatch:
+        """Record a batch and its items, all `owner`'s (an API key's digest, "" without
+        keys); return the job ids that still need a worker."""
         batch_id = new_job_id()
         batch_key = self.keys.batch(batch_id)
         self.redis.hset(
@@ -64,6 +67,7 @@ class Batches:
                 "done": 0,
                 "created_at": now_rfc3339(),
                 "callback_url": callback_url or "",
+                "owner": owner,
             },
         )
         self.redis.expire(batch_key, self.job_ttl_s)
@@ -73,13 +77,18 @@ class Batches:
         for entry in entries:
             if entry.error is not None:
                 code, message = entry.error
-                job_id = self.jobs.record_invalid(entry.characters, code, message)
+                job_id = self.jobs.record_invalid(entry.characters, code, message, owner)
                 ended_at_once["failed"] += 1
             else:
                 assert entry.text is not None and entry.model is not None
                 assert entry.options is not None
                 sub = self.jobs.submit(
-                    entry.text, entry.title, entry.model, entry.options, batch_id=batch_id
+                    entry.text,
+                    entry.title,
+                    entry.model,
+                    entry.options,
+                    batch_id=batch_id,
+                    owner=owner,
                 )
                 job_id = sub.job_id
                 if sub.outcome == "cached":
@@ -110,10 +119,11 @@ class Batches:
             json.loads(x) for x in self.redis.lrange(self.keys.batch_items(batch_id), start, stop)
         ]
 
-    def get_batch(self, batch_id: str) -> dict[str, Any] | None:
-        """The public JSON body of a batch, with counts per status, or None when unknown."""
+    def get_batch(self, batch_id: str, owner: str | None = None) -> dict[str, Any] | None:
+        """The public JSON body of a batch, with counts per status, or None when unknown
+        (or, with `owner`, another owner's)."""
         raw = self.redis.hgetall(self.keys.batch(batch_id))
-        if not raw:
+        if not raw or not _owned(raw.get("owner"), owner):
             return None
         # Ended items are counted by the script that ends them; only while some are
         # pending do their records need reading, to tell running ones from queued.
@@ -128,9 +138,12 @@ class Batches:
         counts.update({status: int(raw.get(status, 0)) for status in TERMINAL})
         return batch_body(raw, counts)
 
-    def batch_exists(self, batch_id: str) -> bool:
-        """Whether a batch is known (and not expired)."""
-        return bool(self.redis.exists(self.keys.batch(batch_id)))
+    def batch_exists(self, batch_id: str, owner: str | None = None) -> bool:
+        """Whether a batch is known (and not expired), and with `owner`, that owner's."""
+        if owner is None:
+            return bool(self.redis.exists(self.keys.batch(batch_id)))
+        found = self.redis.hmget(self.keys.batch(batch_id), ["id", "owner"])
+        return found[0] is not None and _owned(found[1], owner)
 
     def batch_results(
         self, batch_id: str, cursor: int, limit: int
@@ -152,6 +165,14 @@ class Batches:
                 k: v for k, v in body.items() if k != "id"}})  # fmt: skip
         return results, (cursor + limit if more else None)
 
-    def cancel_batch(self, batch_id: str) -> int:
-        """Cancel every item of a batch that has not started; return how many."""
-        return sum(self.jobs.cancel(job_id) == "cancelled" for _, job_id in self._items(batch_id))
+    def cancel_batch(self, batch_id: str, owner: str | None = None) -> int:
+        """Cancel every item of a batch that has not started (with `owner`, only that
+        owner's jobs: another's, joined by a batch from before owners, runs on); how many."""
+        items = self._items(batch_id)
+        return sum(self.jobs.cancel(job_id, owner) == "cancelled" for _, job_id in items)
+
+
+def _owned(recorded: str | None, owner: str | None) -> bool:
+    """Whether a record with owner `recorded` is `owner`'s (None: anyone's)."""
+    # A record from before owners has none: it counts as "", the owner without keys.
+    return owner is None or (recorded or "") == owner

@@ -75,10 +75,12 @@ class Jobs:
         callback_url: str | None = None,
         batch_id: str | None = None,
         max_queue: int = 0,
+        owner: str = "",
     ) -> Submission:
         """Record a new job, or find the cached result or in-flight job for the same input.
         A `batch_id` makes that batch count this job's end; with `max_queue`, new work is
-        refused (outcome `overloaded`) while that many jobs are queued."""
+        refused (outcome `overloaded`) while that many jobs are queued. Only a job of the
+        same `owner` (an API key's digest, "" without keys) is joined; the cache is shared."""
         digest = cache_key(text, title, model, options, self.precision)
         job_id = new_job_id()
         record = {
@@ -94,11 +96,12 @@ class Jobs:
             "input": json.dumps({"characters": len(text)}),
             "callback_url": callback_url or "",
             "batch": batch_id or "",
+            "owner": owner,
         }
         completed_at = now_rfc3339()
         outcome, value, *hit = self._submit(
             cache=self.keys.cache(digest),
-            inflight=self.keys.inflight(digest),
+            inflight=self.keys.owned_inflight(digest, owner),
             job=self.keys.job(job_id),
             text=self.keys.text(job_id),
             queued=self.keys.queued,
@@ -114,6 +117,7 @@ class Jobs:
             completed_at=completed_at,
             now=time.time(),
             max_queue=max_queue,
+            owner=owner,
         )
         if outcome == "cached":
             # The record as the script wrote it: the caller needs no second round trip.
@@ -130,7 +134,7 @@ class Jobs:
             job_id, record = value, {}
         return Submission(outcome, job_id, digest, record)
 
-    def record_invalid(self, text_chars: int, code: str, message: str) -> str:
+    def record_invalid(self, text_chars: int, code: str, message: str, owner: str = "") -> str:
         """A job that failed before it could start (a batch item the API refused)."""
         job_id = new_job_id()
         stamp = now_rfc3339()
@@ -148,6 +152,7 @@ class Jobs:
                     "attempts": "0",
                     "input": json.dumps({"characters": text_chars}),
                     "error": json.dumps({"code": code, "message": message}),
+                    "owner": owner,
                 },
             )
             pipe.expire(self.keys.job(job_id), self.job_ttl_s)
@@ -157,10 +162,11 @@ class Jobs:
 
     def abandon(self, job_id: str) -> None:
         """Remove a job that could not be enqueued, so that nothing waits for it."""
-        digest = self.redis.hget(self.keys.job(job_id), "cache_key")
+        digest, owner = self.redis.hmget(self.keys.job(job_id), ["cache_key", "owner"])
         keys = [self.keys.job(job_id), self.keys.text(job_id)]
-        if digest and self.redis.get(self.keys.inflight(digest)) == job_id:
-            keys.append(self.keys.inflight(digest))
+        inflight = self.keys.owned_inflight(digest or "", owner or "")
+        if digest and self.redis.get(inflight) == job_id:
+            keys.append(inflight)
         self.redis.delete(*keys)
         self.redis.srem(self.keys.queued, job_id)
 
@@ -168,6 +174,14 @@ class Jobs:
         """The public JSON body of a job, or None when unknown or expired."""
         raw = self.redis.hgetall(self.keys.job(job_id))
         if not raw:
+            return None
+        return public_body(raw)
+
+    def get_owned(self, job_id: str, owner: str) -> dict[str, Any] | None:
+        """The job's body if `owner` owns it; None when unknown, expired or another's."""
+        raw = self.redis.hgetall(self.keys.job(job_id))
+        # A record from before owners has none: it counts as "", the owner without keys.
+        if not raw or raw.get("owner", "") != owner:
             return None
         return public_body(raw)
 
@@ -236,8 +250,14 @@ class Jobs:
         fields = {"error": json.dumps({"code": code, "message": message})}
         return self._end(job_id, "failed", fields)[0] == "done"
 
-    def cancel(self, job_id: str) -> Literal["cancelled", "started", "ended", "missing"]:
-        """Cancel a job that no worker has started; say why not otherwise."""
+    def cancel(
+        self, job_id: str, owner: str | None = None
+    ) -> Literal["cancelled", "started", "ended", "missing"]:
+        """Cancel a job that no worker has started; say why not otherwise. With `owner`,
+        another owner's job is `missing`: it is not the caller's to cancel, or to know of."""
+        # An owner is written once, when the job is created: checking it first is no race.
+        if owner is not None and (self.redis.hget(self.keys.job(job_id), "owner") or "") != owner:
+            return "missing"
         fields = {"error": json.dumps({"code": "cancelled", "message": "cancelled by a client"})}
         outcome = self._end(job_id, "cancelled", fields, only_if_queued=True)[0]
         if outcome == "done":

@@ -8,6 +8,7 @@ key                     type    holds                                    lives
 <p>:text:<id>           string  the article, until the job ends          job TTL
 <p>:cache:<digest>      hash    a finished result (result, model)        cache TTL
 <p>:inflight:<digest>   string  the job computing that digest now        job TTL
+<p>:inflight:<d>:<own>  string  the same, for one API key's jobs         job TTL
 <p>:queued              set     jobs no worker has started               none
 <p>:running:jobs        set     jobs a worker has started                none
 <p>:queued:seen         zset    queued job -> when last sent (reconciler) none
@@ -70,6 +71,12 @@ class Keys:
     def inflight(self, digest: str) -> str:
         """The id of the job computing a cache key right now."""
         return self._name("inflight", digest)
+
+    def owned_inflight(self, digest: str, owner: str) -> str:
+        """The job computing a cache key for one owner (an API key's digest; "": anyone)."""
+        # Without keys every job's owner is "", and the name is the shared one: finish.lua
+        # deletes that one when the job ends; an owner's own name expires with the job TTL.
+        return self.inflight(digest) if not owner else self._name("inflight", digest, owner)
 
     @property
     def queued(self) -> str:

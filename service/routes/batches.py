@@ -34,6 +34,7 @@ from service.errors import (
     Unavailable,
 )
 from service.idempotency import Idempotency
+from service.security import request_owner
 from service.validation import (
     BODY_ERRORS,
     ascii_int,
@@ -51,6 +52,10 @@ batches = Blueprint("batches", __name__, url_prefix="/v1")
 
 # Every operation on an existing batch can find it gone, or Redis out of reach.
 READ_ERRORS = (NotFound, Unavailable)
+# Extractive items are computed in the request, holding its thread (and, in pure Python,
+# the process's GIL) at about 1.3 s per million characters on one core: bounded well
+# inside gunicorn's 60 s timeout, which would kill the process and every request in it.
+EXTRACTIVE_BATCH_CHARS = 5_000_000
 
 
 def parse_batch_request(
@@ -78,7 +83,14 @@ def parse_batch_request(
         seen.add(item_id)
     defaults = validate(BatchRequest, {**body, "items": []})
     check_callback(defaults.callback_url, settings)
-    return defaults, [_batch_entry(defaults, item, settings) for item in items]
+    entries = [_batch_entry(defaults, item, settings) for item in items]
+    extractive = sum(e.characters for e in entries if e.options and e.options.mode == "extractive")
+    if extractive > EXTRACTIVE_BATCH_CHARS:
+        raise PayloadTooLarge(
+            f"items: {extractive} characters of extractive text; a batch takes at most "
+            f"{EXTRACTIVE_BATCH_CHARS} (computed in the request): split it"
+        )
+    return defaults, entries
 
 
 def _batch_entry(defaults: BatchRequest, item: dict[str, Any], settings: Settings) -> BatchEntry:
@@ -112,7 +124,8 @@ def _batch_entry(defaults: BatchRequest, item: dict[str, Any], settings: Setting
     description="1 to NUTGRAF_MAX_BATCH_ITEMS items, each with a client `id` unique in the "
     "batch. Missing or duplicate ids, or too many items, refuse the whole batch (422); a "
     "problem inside one item (empty or too long text, a bad option) fails only that item, "
-    "with its own `error`. Items already cached succeed at once.",
+    "with its own `error`. Items already cached succeed at once. Extractive items are "
+    f"computed in the request: over {EXTRACTIVE_BATCH_CHARS} characters of them is a 413.",
     parameters=("IdempotencyKey",),
     body=BatchRequest,
     callbacks=(Callback("batchCompleted", BatchCompleted, "The batch's last item ended."),),
@@ -135,7 +148,7 @@ def create_batch() -> tuple[Response, int, dict[str, str]]:
             raise
         idempotency.complete(f"batch:{batch_id}")
         headers = {}
-    body = store.get_batch(batch_id)
+    body = store.get_batch(batch_id, owner=request_owner())
     if body is None:
         raise NotFound("the batch this Idempotency-Key created has expired")
     g.batch_id = batch_id  # for the request's log line
@@ -144,7 +157,7 @@ def create_batch() -> tuple[Response, int, dict[str, str]]:
 
 
 def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEntry]) -> str:
-    new = store.create_batch(entries, defaults.callback_url)
+    new = store.create_batch(entries, defaults.callback_url, owner=request_owner())
     producer = context.producer()
     unreachable: Exception | None = None
     for job_id, digest, entry in new.to_enqueue:
@@ -166,7 +179,9 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
 
 
 def _batch_or_404(batch_id: str) -> dict[str, Any]:
-    body = context.store().get_batch(batch_id) if len(batch_id) <= MAX_ID_CHARS else None
+    # Another key's batch is a 404, as if it did not exist: ids are random.
+    store, owner = context.store(), request_owner()
+    body = store.get_batch(batch_id, owner=owner) if len(batch_id) <= MAX_ID_CHARS else None
     if body is None:
         raise _no_batch(batch_id)
     return body
@@ -177,7 +192,8 @@ def _no_batch(batch_id: str) -> NotFound:
 
 
 def _check_batch_exists(batch_id: str) -> None:
-    if len(batch_id) > MAX_ID_CHARS or not context.store().batch_exists(batch_id):
+    owner = request_owner()
+    if len(batch_id) > MAX_ID_CHARS or not context.store().batch_exists(batch_id, owner=owner):
         raise _no_batch(batch_id)
 
 
@@ -231,6 +247,6 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 def cancel_batch(batch_id: str) -> Response:
     """Cancel every item of a batch that no worker has started."""
     _check_batch_exists(batch_id)
-    cancelled = context.store().cancel_batch(batch_id)
+    cancelled = context.store().cancel_batch(batch_id, owner=request_owner())
     log.info("batch %s: %d item(s) cancelled", batch_id, cancelled)
     return jsonify(_batch_or_404(batch_id))

@@ -16,6 +16,7 @@ from service import context
 from service.apidoc import Callback, Reply, documented
 from service.errors import NotCancellable, NotFound, Overloaded, TextTooLong, Unavailable
 from service.idempotency import Idempotency
+from service.security import request_owner
 from service.validation import (
     BODY_ERRORS,
     ascii_int,
@@ -86,7 +87,8 @@ def _job_response(
     # NotFound: an Idempotency-Key replay whose job has expired.
     errors=(*BODY_ERRORS, *Idempotency.ERRORS, Unavailable, Overloaded, TextTooLong, NotFound),
     description="Identical submissions share work: while the first is queued or running a "
-    "second gets the same job; afterwards it is a cache hit.",
+    "second with the same API key gets the same job; afterwards any key's is a cache hit. "
+    "A job belongs to its key: another key's GET or DELETE of it is a 404.",
     parameters=("IdempotencyKey", "Prefer"),
     body=SummaryRequest,
     callbacks=(Callback("summaryCompleted", SummaryCompleted, "The job ended (callback_url)."),),
@@ -99,7 +101,8 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
     # The scope keeps the name the endpoint had when keys were first stored.
     idempotency = Idempotency(store, settings, raw, scope="v1.create_summary")
     if idempotency.replay_of is not None:
-        body = store.get(idempotency.replay_of.removeprefix("summary:"))
+        # Keys are scoped per credential: a replay is of the caller's own job.
+        body = store.jobs.get_owned(idempotency.replay_of.removeprefix("summary:"), request_owner())
         if body is None:
             raise NotFound("the job this Idempotency-Key created has expired")
         return _job_response(body, {"Idempotent-Replayed": "true"})
@@ -116,8 +119,11 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
     headers = {}
     wait_s = requested_wait_s()
     if wait_s and body["status"] not in TERMINAL:
-        body = store.wait_for_end(job_id, wait_s) or body
-        headers["Preference-Applied"] = f"wait={wait_s}"
+        with context.wait_slot() as waiting:
+            # No slot free: answered at once, as without the preference (RFC 7240 allows it).
+            if waiting:
+                body = store.wait_for_end(job_id, wait_s) or body
+                headers["Preference-Applied"] = f"wait={wait_s}"
     return _job_response(body, headers)
 
 
@@ -137,6 +143,7 @@ def _submit_summary(
         callback_url=req.callback_url,
         # Extractive jobs never wait in the queue: they are answered in this process.
         max_queue=0 if options.mode == "extractive" else settings.max_queue,
+        owner=request_owner(),
     )
     body = submission.body()
     if submission.outcome == "overloaded":
@@ -164,7 +171,9 @@ def _submit_summary(
 @documented("Read a job", "summaries", {200: Reply("The job.", JobBody)}, errors=READ_ERRORS)
 def get_summary(job_id: str) -> Response:
     """A job's status, and its summary once it has one."""
-    body = context.store().get(job_id) if len(job_id) <= MAX_ID_CHARS else None
+    # Another key's job is a 404, as if it did not exist: ids are random, so nothing leaks.
+    store, owner = context.store(), request_owner()
+    body = store.jobs.get_owned(job_id, owner) if len(job_id) <= MAX_ID_CHARS else None
     if body is None:
         raise NotFound(f"no summary job {job_id!r} (never existed, or expired)")
     return jsonify(body)
@@ -180,7 +189,8 @@ def get_summary(job_id: str) -> Response:
 def cancel_summary(job_id: str) -> Response:
     """Cancel a job no worker has started."""
     store = context.store()
-    outcome = store.cancel(job_id) if len(job_id) <= MAX_ID_CHARS else "missing"
+    too_long = len(job_id) > MAX_ID_CHARS
+    outcome = "missing" if too_long else store.cancel(job_id, owner=request_owner())
     if outcome == "missing":
         raise NotFound(f"no summary job {job_id!r} (never existed, or expired)")
     body = store.get(job_id)

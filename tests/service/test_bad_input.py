@@ -8,6 +8,7 @@ digits are not ASCII (`Prefer: wait=²`, `cursor=²`).
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -102,3 +103,22 @@ def test_non_ascii_digits_in_a_query_are_refused(client: FlaskClient, query: str
     batch = client.post("/v1/batches", json={"items": items}).get_json()
     response = client.get(f"/v1/batches/{batch['id']}/results?{query}")
     assert "whole number" in assert_refused(response, 422, "invalid_request")
+
+
+def test_a_batch_of_too_much_extractive_text_writes_nothing(
+    client: FlaskClient, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Extractive items are computed inside the request: their total is bounded, so one
+    # batch cannot hold an API thread (and the process's GIL) past gunicorn's timeout.
+    routes = importlib.import_module("service.routes.batches")  # the module, not the blueprint
+    monkeypatch.setattr(routes, "EXTRACTIVE_BATCH_CHARS", 3 * len(STORY))
+    before = job_keys(redis_client)
+    items = [
+        {"id": str(n), "text": STORY.replace("Lakeport", f"Sentence Bay {n}")} for n in range(4)
+    ]
+    response = client.post("/v1/batches", json={"items": items, "mode": "extractive"})
+    assert "extractive" in assert_refused(response, 413, "payload_too_large")
+    assert job_keys(redis_client) == before
+    # Abstractive items go to the workers and do not count.
+    abstractive = client.post("/v1/batches", json={"items": items})
+    assert abstractive.status_code == 202

@@ -98,7 +98,9 @@ def test_keys_are_required_on_v1_only(isolated: Settings) -> None:
     )
     assert created.status_code == 200, created.get_json()
     job_id = created.get_json()["id"]
-    assert client.get(f"/v1/summaries/{job_id}", headers=bearer(KEY_A)).status_code == 200
+    assert client.get(f"/v1/summaries/{job_id}", headers=bearer(KEY_B)).status_code == 200
+    # Another key's job is not found (tests/service/test_ownership.py).
+    assert_error(client.get(f"/v1/summaries/{job_id}", headers=bearer(KEY_A)), 404, "not_found")
     assert_error(client.get("/v1/summaries/nope", headers=bearer(KEY_A)), 404, "not_found")
 
     # Probes stay open: orchestrators have no key.

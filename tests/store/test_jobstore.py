@@ -217,3 +217,58 @@ def test_every_key_a_job_writes_is_one_keys_py_names(store: JobStore) -> None:
     }
     assert json.loads(store.redis.hget(keys.cache(job.cache_key), "model")) == MODEL.public()
     assert store.redis.hget(keys.batch("b1"), "status") == "succeeded"
+
+
+OWNER_A, OWNER_B = "a" * 64, "b" * 64
+
+
+def test_a_job_in_flight_is_shared_only_with_its_own_owner(store: JobStore) -> None:
+    text = article("owned")
+    mine = store.submit(text, None, MODEL, OPTIONS, owner=OWNER_A)
+    assert store.submit(text, None, MODEL, OPTIONS, owner=OWNER_A).job_id == mine.job_id
+    theirs = store.submit(
+        text, None, MODEL, OPTIONS, callback_url="https://b.example/hook", owner=OWNER_B
+    )
+    assert theirs.outcome == "created" and theirs.job_id != mine.job_id
+    # B's callback stays on B's own job.
+    assert store.redis.hget(store.keys.job(mine.job_id), "callback_url") == ""
+    assert store.jobs.get_owned(mine.job_id, OWNER_B) is None
+    assert store.jobs.get_owned(mine.job_id, OWNER_A) == store.get(mine.job_id)
+    assert store.cancel(mine.job_id, owner=OWNER_B) == "missing"
+    assert store.get(mine.job_id)["status"] == "queued"  # type: ignore[index]
+    assert store.cancel(mine.job_id, owner=OWNER_A) == "cancelled"
+    # The cache is shared: a finished result is public for identical input.
+    assert store.succeed(theirs.job_id, theirs.cache_key, MODEL, RESULT)
+    hit = store.submit(text, None, MODEL, OPTIONS, owner=OWNER_A)
+    assert hit.outcome == "cached"
+    assert store.jobs.get_owned(hit.job_id, OWNER_A) is not None
+    assert store.jobs.get_owned(hit.job_id, OWNER_B) is None
+
+
+def test_a_batch_cancels_only_its_owners_jobs(store: JobStore) -> None:
+    texts = [article(str(i)) for i in range(2)]
+    a_job = store.submit(texts[0], None, MODEL, OPTIONS, owner=OWNER_A)
+    entries = [BatchEntry(str(i), 40, t, None, MODEL, OPTIONS) for i, t in enumerate(texts)]
+    entries.append(BatchEntry("bad", 0, error=("invalid_request", "empty")))
+    batch = store.create_batch(entries, None, owner=OWNER_B)
+    assert len(batch.to_enqueue) == 2  # B joined nothing of A's
+    assert a_job.job_id not in {job_id for job_id, _, _ in batch.to_enqueue}
+    assert store.get_batch(batch.batch_id, owner=OWNER_A) is None
+    assert not store.batch_exists(batch.batch_id, owner=OWNER_A)
+    assert store.batch_exists(batch.batch_id, owner=OWNER_B)
+    assert store.cancel_batch(batch.batch_id, owner=OWNER_A) == 0
+    # A batch record from before owners (or any job a batch names) is cancelled by owner.
+    store.redis.rpush(store.keys.batch_items(batch.batch_id), json.dumps(["a", a_job.job_id]))
+    assert store.cancel_batch(batch.batch_id, owner=OWNER_B) == 2
+    assert store.get(a_job.job_id)["status"] == "queued"  # type: ignore[index]
+    results, _ = store.batch_results(batch.batch_id, 0, 10)
+    invalid = results[2]["job_id"]
+    assert store.jobs.get_owned(invalid, OWNER_B) is not None
+    assert store.jobs.get_owned(invalid, OWNER_A) is None
+
+
+def test_an_abandoned_owned_job_leaves_nothing_behind(store: JobStore) -> None:
+    job = store.submit(article("abandoned"), None, MODEL, OPTIONS, owner=OWNER_A)
+    assert store.redis.exists(store.keys.owned_inflight(job.cache_key, OWNER_A))
+    store.abandon(job.job_id)
+    assert not store.redis.exists(store.keys.owned_inflight(job.cache_key, OWNER_A))

@@ -2,9 +2,12 @@
 -- Doing all three in one step means two identical POSTs can never both enqueue. A batch
 -- watching the job is recorded in the same step, so that it cannot miss the job's end.
 -- Only new work is refused when the queue is full; a cache hit is one round trip.
+-- A job in flight is joined only by its own owner (the digest of the API key that created
+-- it, '' without keys), so no caller can cancel, or set the callback of, another's job.
 --
 -- KEYS[1] cache         <prefix>:cache:<digest>: the cached result, if any
--- KEYS[2] inflight      <prefix>:inflight:<digest>: the job computing it, if any
+-- KEYS[2] inflight      <prefix>:inflight:<digest>: the job computing it, if any (with
+--                       an owner, that owner's own name: keys.py's owned_inflight)
 -- KEYS[3] job           <prefix>:job:<id>: the new job's record
 -- KEYS[4] text          <prefix>:text:<id>: the new job's article
 -- KEYS[5] queued        <prefix>:queued
@@ -20,6 +23,7 @@
 -- ARGV[8] completed_at  RFC 3339: the end of a job answered from the cache
 -- ARGV[9] now           epoch seconds: when a cache hit's callback is due
 -- ARGV[10] max_queue    refuse new work while this many jobs are queued; 0: never
+-- ARGV[11] owner        the caller: the job in flight is joined only if it is its owner's
 -- Returns {'cached', id, result, model}, {'created', id}, {'existing', id} or
 -- {'overloaded', ''}.
 local cache, inflight, job_key, text_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -42,6 +46,11 @@ end
 local current = redis.call('GET', inflight)
 local status = current and redis.call('HGET', prefix .. 'job:' .. current, 'status')
 local joinable = status == 'queued' or status == 'running'
+if joinable then
+  -- A record from before owners has none: it counts as '', the owner without keys.
+  local owner = redis.call('HGET', prefix .. 'job:' .. current, 'owner') or ''
+  joinable = owner == ARGV[11]
+end
 if joinable and callback_url ~= '' then
   -- A job in flight is shared only if it has no callback, or the same one.
   local callback = redis.call('HGET', prefix .. 'job:' .. current, 'callback_url')
