@@ -3,7 +3,8 @@
 Nothing here lists the paths: `build_document` walks the routes registered on the app and
 takes each one's path, method and path parameters from Flask, and what it answers from the
 `@documented` operation beside it (service/apidoc.py). Request and response schemas are
-the pydantic models of nutgraf.contract, turned into JSON Schema by pydantic; the error
+the pydantic models of nutgraf.contract, turned into JSON Schema by pydantic, plus what the
+deployment's settings refuse (`deployment_limits`: served models, batch size); the error
 table and each error response come from the error classes of service/errors.py. So the
 document cannot drift from the routes, the validation or the errors.
 """
@@ -26,6 +27,9 @@ from nutgraf.contract import (
     MAX_WAIT_S,
 )
 from nutgraf.contract.responses import ErrorBody
+from nutgraf.models.specs import resolve
+from nutgraf.settings import Settings
+from service import context
 from service.apidoc import Callback, Operation, Reply, operation_of
 from service.errors import CATALOGUE, HttpError, InternalError, MethodNotAllowed, NotFound
 from service.security import V1_HOOK_ERRORS, V1_PREFIX
@@ -336,6 +340,33 @@ def component_schemas(operations: list[Operation]) -> dict[str, Any]:
     return schemas
 
 
+def served_model_names(settings: Settings) -> list[str]:
+    """Every `model` value this deployment accepts: each served model by the name it was
+    configured with, its preset name and its source (what service.validation matches)."""
+    names: list[str] = []
+    for served in settings.models:
+        spec = resolve(served, settings.model_revision)
+        names.extend(n for n in (served, spec.name, spec.source) if n not in names)
+    return names
+
+
+def deployment_limits(schemas: dict[str, Any], settings: Settings) -> None:
+    """Add to the request schemas what this deployment's settings refuse with a 422: the
+    models it serves, its batch size, and callback_url while no webhook secret is set.
+    Not NUTGRAF_MAX_CHARS as the text's maxLength: that is a 413, and schemathesis cannot
+    generate from maxLength 100000 together with the text's pattern."""
+    names = served_model_names(settings)
+    for name in ("SummaryRequest", "BatchRequest", "BatchItem"):
+        schemas[name]["properties"]["model"]["anyOf"][0]["enum"] = names
+    # Not on BatchItem: an item too long fails alone, inside an accepted batch.
+    schemas["BatchRequest"]["properties"]["items"]["maxItems"] = settings.max_batch_items
+    if not settings.webhook_secret:
+        for name in ("SummaryRequest", "BatchRequest"):
+            field = schemas[name]["properties"]["callback_url"]
+            field["anyOf"] = [{"type": "null"}]
+            field["description"] += " Refused here: NUTGRAF_WEBHOOK_SECRET is not set."
+
+
 def _errors_table() -> str:
     rows = [f"| {e.status} | `{e.code}` | {e.when} |" for e in CATALOGUE]
     return "| status | code | when |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
@@ -344,6 +375,8 @@ def _errors_table() -> str:
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of the app's routes (a fresh one: callers may change it)."""
     paths, operations = _operations(app)
+    schemas = component_schemas(operations)
+    deployment_limits(schemas, app.extensions[context.SETTINGS])
     document = {
         "openapi": "3.1.0",
         "info": {
@@ -355,7 +388,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         "tags": TAGS,
         "paths": paths,
         "components": {
-            "schemas": component_schemas(operations),
+            "schemas": schemas,
             "parameters": PARAMETERS,
             "headers": HEADERS,
             "responses": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema
 
 from nutgraf.contract.limits import MAX_CLIENT_ID_CHARS
 from nutgraf.contract.options import (
@@ -39,7 +39,31 @@ STRICT = ConfigDict(extra="forbid", strict=True)
 # C0 controls but tab, newline and carriage return, and DEL: never part of an article, and
 # a NUL breaks tools downstream. Refused rather than stripped, so that what is summarized
 # and cached is exactly what was sent.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_CLASS = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f"
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
+
+
+def _ranges(codes: list[int]) -> str:
+    """A regex class body for these code points, as \\uXXXX ranges (ECMA-262 and re alike)."""
+    spans: list[list[int]] = []
+    for code in codes:
+        if spans and spans[-1][1] == code - 1:
+            spans[-1][1] = code
+        else:
+            spans.append([code, code])
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in spans)
+
+
+# What str.strip() removes (all of it in the BMP), less the controls, refused anyway:
+# spelled out, because \s means other characters in ECMA-262 (JSON Schema's regex dialect)
+# than in Python: U+0085 is space to Python only, U+FEFF to ECMA-262 only.
+_SPACE_CLASS = _ranges(
+    [c for c in range(0x10000) if chr(c).isspace() and not _CONTROL.match(chr(c))]
+)
+# The JSON Schema patterns that say what the validators below enforce, so that the
+# published schema (and what schemathesis generates from it) matches what is accepted.
+HEADLINE_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
+ARTICLE_PATTERN = f"^[{_SPACE_CLASS}]*[^{_CONTROL_CLASS}{_SPACE_CLASS}][^{_CONTROL_CLASS}]*$"
 
 
 def _no_control_characters(value: str) -> str:
@@ -60,10 +84,17 @@ def _not_blank(value: str) -> str:
 
 # An article body: a string with something in it besides whitespace, and no control codes.
 ArticleText = Annotated[
-    StrictStr, AfterValidator(_not_blank), AfterValidator(_no_control_characters)
+    StrictStr,
+    AfterValidator(_not_blank),
+    AfterValidator(_no_control_characters),
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": ARTICLE_PATTERN}),
 ]
 # A headline: any string without control codes.
-Headline = Annotated[StrictStr, AfterValidator(_no_control_characters)]
+Headline = Annotated[
+    StrictStr,
+    AfterValidator(_no_control_characters),
+    WithJsonSchema({"type": "string", "pattern": HEADLINE_PATTERN}),
+]
 
 
 class _ItemId(BaseModel):
@@ -103,7 +134,10 @@ class BatchItem(_OptionOverrides, _Article, _ItemId):
 class _BatchItems(BaseModel):
     # Not strict: the items are dicts to validate into BatchItem, not BatchItem objects.
     items: list[BatchItem] = Field(
-        strict=False, description="The articles (at least one), each with an id."
+        strict=False,
+        description="The articles (at least one), each with an id.",
+        # Schema only: parse_batch_request refuses an empty list before this model runs.
+        json_schema_extra={"minItems": 1},
     )
     model: StrictStr | None = Field(default=None, description="Default model for every item.")
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from nutgraf.contract import BatchItem, BatchRequest, SummaryRequest
 from nutgraf.contract import responses as am
 from service import errors
-from service.openapi import REF_TEMPLATE, build_document
+from service.openapi import REF_TEMPLATE, build_document, deployment_limits
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Swagger UI's own files are not API routes.
@@ -101,6 +101,8 @@ CONTRACT_HEADERS: dict[tuple[str, str, int], set[str]] = {
     ("get", "/v1/summaries/{job_id}", 401): {"WWW-Authenticate"},
     ("get", "/readyz", 503): {"Retry-After"},
 }
+# Request schemas that the deployment's settings add to (service.openapi.deployment_limits).
+LIMITED: list[type[BaseModel]] = [SummaryRequest, BatchRequest, BatchItem]
 # Errors answered for any route rather than by an operation.
 ROUTE_LEVEL_ERRORS = {(404, "not_found"), (405, "method_not_allowed")}
 RESPONSE_MODELS: list[type[BaseModel]] = [
@@ -309,13 +311,40 @@ def test_document_is_valid_openapi_3_1(client: FlaskClient, document: dict[str, 
 
 @pytest.mark.parametrize("model", [SummaryRequest, BatchRequest, BatchItem])
 def test_request_schemas_are_the_validating_models(
-    document: dict[str, Any], model: type[BaseModel]
+    app: Flask, document: dict[str, Any], model: type[BaseModel]
 ) -> None:
     schemas = document["components"]["schemas"]
     expected = model.model_json_schema(ref_template=REF_TEMPLATE)
-    for name, definition in expected.pop("$defs", {}).items():
-        assert schemas[name] == definition
-    assert schemas[model.__name__] == expected
+    defs = {**expected.pop("$defs", {}), model.__name__: expected}
+    # Plus only what this deployment's settings refuse (the next test checks those).
+    limited = {m.__name__: m.model_json_schema(ref_template=REF_TEMPLATE) for m in LIMITED}
+    limited["BatchRequest"].pop("$defs")  # BatchItem, which is there on its own
+    deployment_limits(limited, app.extensions["nutgraf.settings"])
+    for name, definition in defs.items():
+        assert schemas[name] == limited.get(name, definition)
+
+
+def test_the_deployment_limits_are_what_the_service_refuses(
+    app: Flask, client: FlaskClient, document: dict[str, Any]
+) -> None:
+    settings = app.extensions["nutgraf.settings"]
+    schemas = document["components"]["schemas"]
+    names = schemas["SummaryRequest"]["properties"]["model"]["anyOf"][0]["enum"]
+    assert settings.model in names
+    for name in ("BatchRequest", "BatchItem"):
+        assert schemas[name]["properties"]["model"]["anyOf"][0]["enum"] == names
+    for name in names:  # each one accepted (extractive: answered at once, no worker)
+        body = {"text": "The council met.", "model": name, "mode": "extractive"}
+        assert client.post("/v1/summaries", json=body).status_code == 200, name
+    refused = client.post("/v1/summaries", json={"text": "The council met.", "model": "x"})
+    assert refused.status_code == 422
+    items = schemas["BatchRequest"]["properties"]["items"]
+    assert (items["minItems"], items["maxItems"]) == (1, settings.max_batch_items)
+    assert settings.webhook_secret is None  # so callback_url can only be null here
+    for name in ("SummaryRequest", "BatchRequest"):
+        assert schemas[name]["properties"]["callback_url"]["anyOf"] == [{"type": "null"}]
+    url = {"text": "The council met.", "callback_url": "https://example.com/hook"}
+    assert client.post("/v1/summaries", json=url).status_code == 422
 
 
 def test_request_bodies_refer_to_the_request_models(document: dict[str, Any]) -> None:
