@@ -237,6 +237,8 @@ def test_a_job_in_flight_is_shared_only_with_its_own_owner(store: JobStore) -> N
     assert store.cancel(mine.job_id, owner=OWNER_B) == "missing"
     assert store.get(mine.job_id)["status"] == "queued"  # type: ignore[index]
     assert store.cancel(mine.job_id, owner=OWNER_A) == "cancelled"
+    # Ending a job frees its owner's in-flight name, as it does the shared one.
+    assert not store.redis.exists(store.keys.owned_inflight(mine.cache_key, OWNER_A))
     # The cache is shared: a finished result is public for identical input.
     assert store.succeed(theirs.job_id, theirs.cache_key, MODEL, RESULT)
     hit = store.submit(text, None, MODEL, OPTIONS, owner=OWNER_A)

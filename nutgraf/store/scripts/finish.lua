@@ -44,8 +44,12 @@ if ARGV[5] ~= '' then
   redis.call('EXPIRE', cache, tonumber(ARGV[7]))
 end
 local digest = redis.call('HGET', job_key, 'cache_key')
-if digest and redis.call('GET', prefix .. 'inflight:' .. digest) == job then
-  redis.call('DEL', prefix .. 'inflight:' .. digest)
+if digest then
+  -- The in-flight name is per owner when the job has one (keys.py's owned_inflight).
+  local owner = redis.call('HGET', job_key, 'owner') or ''
+  local inflight = prefix .. 'inflight:' .. digest
+  if owner ~= '' then inflight = inflight .. ':' .. owner end
+  if redis.call('GET', inflight) == job then redis.call('DEL', inflight) end
 end
 local now = tonumber(ARGV[9])
 local url = redis.call('HGET', job_key, 'callback_url')
