@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
+from celery import Celery
+from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
@@ -27,7 +29,23 @@ class AckLateBatches(Batches):
     #: Hard and soft limits for one batch, in seconds (set where the task is defined).
     batch_time_limit: float | None = None
     batch_soft_time_limit: float | None = None
+    #: Told each job id as its message arrives (prefetched), before it waits in the buffer.
+    on_received: Callable[[str], None] | None = None
     _in_flight = 0
+
+    def Strategy(self, task: Any, app: Celery, consumer: Consumer) -> Callable[..., None]:
+        """celery-batches' message handler, telling `on_received` which job each holds."""
+        buffer_message = super().Strategy(task, app, consumer)
+
+        def handle(message: Any, *args: Any, **kwargs: Any) -> None:
+            buffer_message(message, *args, **kwargs)
+            if self.on_received is not None:
+                try:
+                    self.on_received(_job_id(message.payload))
+                except Exception as exc:  # never lose a message over bookkeeping
+                    log.warning("could not note a received job: %s", exc)
+
+        return handle
 
     def _do_flush(self) -> None:
         # celery-batches flushes whatever the timer finds; while every pool process is busy
@@ -72,3 +90,9 @@ class AckLateBatches(Batches):
             timeout=self.batch_time_limit,
             soft_timeout=self.batch_soft_time_limit,
         )
+
+
+def _job_id(payload: Any) -> str:
+    """The job id a summarize message carries: its one argument (protocol 2 or 1)."""
+    args = payload[0] if isinstance(payload, (list, tuple)) else payload["args"]
+    return str(args[0])

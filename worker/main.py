@@ -13,6 +13,7 @@ from celery import signals
 from nutgraf.settings import Settings
 from worker import runtime, tasks
 from worker.app import QUEUE, create_celery
+from worker.holding import hold_received_jobs
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def run(settings: Settings) -> None:
     pool = choose_pool(settings)
     app = create_celery(settings)
     tasks.register(app, settings)
+    hold_received_jobs(app, settings)
     processes = settings.worker_concurrency if pool == "prefork" else 1
 
     if pool == "prefork":

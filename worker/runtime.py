@@ -99,21 +99,27 @@ class Runtime:
             overdue_after = self.settings.task_time_limit_s + OVERDUE_GRACE_S
             released = self.store.release_orphans()
             released += self.store.reconciler.release_overdue(overdue_after)
-            stale = self.store.reconciler.stale_queued(self.settings.requeue_after_s)
-            if stale and ready_messages(self._producer_app()):
+            scan = self.store.reconciler.scan_queued(self.settings.requeue_after_s)
+            waiting = scan.waiting
+            if waiting and ready_messages(self._producer_app()):
                 # Messages still wait in the queue, and these jobs' may be among them: send
                 # again only what has waited as long as the broker itself would.
                 limit = self.settings.visibility_timeout
-                stale = {job_id: age for job_id, age in stale.items() if age >= limit}
+                waiting = {job_id: age for job_id, age in waiting.items() if age >= limit}
             for job_id in released:
                 log.warning("job %s: its worker died or lost it; queued again", job_id)
-            for job_id, age in stale.items():
+            for job_id in scan.abandoned:
+                log.warning(
+                    "job %s: the worker holding it died before starting it; sent again", job_id
+                )
+            for job_id, age in waiting.items():
                 log.warning(
                     "job %s: queued %.0f s with nothing running it; sent again", job_id, age
                 )
-            for job_id in [*released, *stale]:
+            resent = [*scan.abandoned, *waiting]
+            for job_id in [*released, *resent]:
                 enqueue(self._producer_app(), job_id)
-            self.store.reconciler.sent(list(stale))
+            self.store.reconciler.sent(resent)
         except Exception as exc:  # Redis away: the next beat tries again.
             log.warning("reconciler sweep failed: %s", exc)
 

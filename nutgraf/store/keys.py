@@ -13,6 +13,7 @@ key                     type    holds                                    lives
 <p>:running:jobs        set     jobs a worker has started                none
 <p>:queued:seen         zset    queued job -> when last sent (reconciler) none
 <p>:reconciler          string  the worker id leading the sweep          leader lease
+<p>:consumer:<id>       string  a live consumer (holds prefetched jobs)  heartbeat TTL
 <p>:watchers:<id>       hash    batch id -> items of it this job is      job TTL
 <p>:batch:<id>          hash    a batch's record and ended-item counts   job TTL
 <p>:batch_items:<id>    list    [client id, job id] JSON pairs           job TTL
@@ -74,8 +75,8 @@ class Keys:
 
     def owned_inflight(self, digest: str, owner: str) -> str:
         """The job computing a cache key for one owner (an API key's digest; "": anyone)."""
-        # Without keys every job's owner is "", and the name is the shared one: finish.lua
-        # deletes that one when the job ends; an owner's own name expires with the job TTL.
+        # Without keys every job's owner is "", and the name is the shared one; finish.lua
+        # deletes whichever the job used when it ends.
         return self.inflight(digest) if not owner else self._name("inflight", digest, owner)
 
     @property
@@ -92,6 +93,10 @@ class Keys:
     def queued_seen(self) -> str:
         """The reconciler's clock: each queued job and when it was last seen sent."""
         return self._name("queued", "seen")
+
+    def consumer(self, consumer_id: str) -> str:
+        """A live worker's message consumer (the process holding prefetched jobs)."""
+        return self._name("consumer", consumer_id)
 
     @property
     def reconciler(self) -> str:

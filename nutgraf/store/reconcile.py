@@ -6,16 +6,32 @@ worker, a worker died mid-batch. The broker would hand an unacknowledged message
 only after its visibility timeout (20 minutes by default). The sweep, run by one worker
 process at a time (a lease in Redis), finds such jobs sooner and the caller sends them
 again; `start` refuses a job that is already running, so a second message is harmless.
+
+Which consumer holds a prefetched message is noted on the job (`held_by`, by the worker's
+message handler), and consumers announce themselves with a heartbeat: when one dies, the
+jobs it held are sent again within a heartbeat, backlog or not.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
+
+
+@dataclass
+class QueuedScan:
+    """Queued jobs whose message is likely lost, by why."""
+
+    # Prefetched by a consumer that stopped beating: send again now.
+    abandoned: list[str] = field(default_factory=list)
+    # Held by no live consumer, queued past the grace (seconds waited): send again when
+    # nothing else waits in the broker's queue (their message may be among what waits).
+    waiting: dict[str, float] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -26,6 +42,7 @@ class Reconciler:
         self.keys = keys
         self._lead = LuaScript(client, "lead")
         self._release_overdue = LuaScript(client, "release_overdue")
+        self._hold = LuaScript(client, "hold")
 
     def lead(self, holder: str, lease_s: float) -> bool:
         """Take or renew the sweep's lease; True while `holder` leads."""
@@ -55,33 +72,54 @@ class Reconciler:
                 released.append(job_id)
         return released
 
-    def stale_queued(self, older_than_s: float, now: float | None = None) -> dict[str, float]:
-        """Queued jobs no worker has started within `older_than_s` of being seen or sent,
-        with that age in seconds. A job first seen now starts its clock now."""
+    def hold(self, job_id: str, consumer_id: str) -> bool:
+        """Note that a consumer holds this queued job's message (prefetched)."""
+        return bool(self._hold(job=self.keys.job(job_id), holder=consumer_id))
+
+    def consumer_beat(self, consumer_id: str, ttl_s: int) -> None:
+        """Announce a live consumer; its held jobs count as abandoned once this expires."""
+        self.redis.set(self.keys.consumer(consumer_id), "1", ex=ttl_s)
+
+    def scan_queued(self, older_than_s: float, now: float | None = None) -> QueuedScan:
+        """The queued jobs to send again: those held by a consumer that died, and those no
+        live consumer holds that have waited `older_than_s` since first seen or last sent."""
         now = time.time() if now is None else now
-        queued = set(self.redis.smembers(self.keys.queued))
+        queued = sorted(self.redis.smembers(self.keys.queued))
         seen = dict(self.redis.zrange(self.keys.queued_seen, 0, -1, withscores=True))
         with self.redis.pipeline() as pipe:
-            if gone := seen.keys() - queued:
+            if gone := seen.keys() - set(queued):
                 pipe.zrem(self.keys.queued_seen, *gone)
-            if new := queued - seen.keys():
+            if new := set(queued) - seen.keys():
                 pipe.zadd(self.keys.queued_seen, dict.fromkeys(new, now), nx=True)
-            pipe.execute()
-        stale = {
-            job_id: now - since
-            for job_id, since in seen.items()
-            if job_id in queued and now - since >= older_than_s
-        }
-        for job_id in list(stale):
-            if not self.redis.exists(self.keys.job(job_id)):
+            for job_id in queued:
+                pipe.hmget(self.keys.job(job_id), ["status", "held_by"])
+            answers = pipe.execute()
+        records = answers[len(answers) - len(queued) :]
+        holders = sorted({held_by for _, held_by in records if held_by})
+        with self.redis.pipeline() as pipe:
+            for holder in holders:
+                pipe.exists(self.keys.consumer(holder))
+            alive = dict(zip(holders, pipe.execute(), strict=True))
+        scan = QueuedScan()
+        for job_id, (status, held_by) in zip(queued, records, strict=True):
+            if status is None:
                 # The record expired: nothing can run it, so it is not queued any more.
                 self.redis.srem(self.keys.queued, job_id)
                 self.redis.zrem(self.keys.queued_seen, job_id)
-                del stale[job_id]
-        return stale
+            elif status != "queued":
+                continue
+            elif held_by and not alive[held_by]:
+                scan.abandoned.append(job_id)
+            elif not held_by and now - seen.get(job_id, now) >= older_than_s:
+                scan.waiting[job_id] = now - seen[job_id]
+        return scan
 
     def sent(self, job_ids: list[str], now: float | None = None) -> None:
-        """Restart the clock of jobs just sent again."""
+        """Restart the clock of jobs just sent again; no consumer holds them yet."""
         if job_ids:
             now = time.time() if now is None else now
-            self.redis.zadd(self.keys.queued_seen, dict.fromkeys(job_ids, now))
+            with self.redis.pipeline() as pipe:
+                pipe.zadd(self.keys.queued_seen, dict.fromkeys(job_ids, now))
+                for job_id in job_ids:
+                    pipe.hdel(self.keys.job(job_id), "held_by")
+                pipe.execute()

@@ -17,6 +17,7 @@ LUA_FILES = sorted(SCRIPTS_DIR.glob("*.lua"))
 SCRIPTS = [
     "batch_ended_at_once",
     "finish",
+    "hold",
     "idempotency_claim",
     "lead",
     "release_orphan",
@@ -98,7 +99,7 @@ def test_a_header_that_does_not_say_how_to_call_the_script_is_refused(
 def _names_keys_makes(keys: Keys) -> set[str]:
     """Every key name Keys makes, with "X" for the id part."""
     names = {keys.queued, keys.running_jobs, keys.webhooks_due, keys.stats_jobs, keys.stats_cache}
-    names |= {keys.queued_seen, keys.reconciler}
+    names |= {keys.queued_seen, keys.reconciler, keys.consumer("X")}
     for method in (keys.job, keys.text, keys.cache, keys.inflight, keys.watchers, keys.batch):
         names.add(method("X"))
     for method in (keys.batch_items, keys.job_events, keys.batch_events, keys.worker):

@@ -33,6 +33,31 @@ def submit(store: JobStore) -> str:
     return store.submit(text, None, MODEL, OPTIONS).job_id
 
 
+def waiting(store: JobStore, now: float) -> dict[str, float]:
+    """Queued jobs held by no live consumer that have waited 60 s, as seen at `now`."""
+    return store.reconciler.scan_queued(60, now=now).waiting
+
+
+def test_jobs_held_by_a_consumer_that_died_are_abandoned_at_once(store: JobStore) -> None:
+    held, free, started = submit(store), submit(store), submit(store)
+    store.reconciler.consumer_beat("c1", 60)
+    for job_id in (held, started):
+        assert store.reconciler.hold(job_id, "c1")
+    store.start(started, "w")
+    assert not store.reconciler.hold(started, "c1")  # only queued jobs are held
+    now = time.time()
+    scan = store.reconciler.scan_queued(60, now=now + 3600)
+    # Held by a live consumer: it will run it, however long it waits in its buffer.
+    assert (scan.abandoned, scan.waiting) == ([], {})
+    store.redis.delete(store.keys.consumer("c1"))  # c1 died: its heartbeat expired
+    scan = store.reconciler.scan_queued(60, now=now + 3601)
+    assert scan.abandoned == [held]
+    assert free not in scan.abandoned
+    store.reconciler.sent(scan.abandoned)
+    assert store.redis.hget(store.keys.job(held), "held_by") is None
+    assert store.reconciler.scan_queued(60, now=now + 3602).abandoned == []
+
+
 def test_a_job_running_on_a_live_worker_does_not_start_again(store: JobStore) -> None:
     job_id = submit(store)
     store.heartbeat("first", {"id": "first", "models": {}}, 60)
@@ -63,32 +88,32 @@ def test_a_queued_job_nothing_runs_is_stale_after_the_grace(store: JobStore) -> 
     job_id = submit(store)
     now = time.time()
     # First sight starts the clock: nothing is stale yet.
-    assert store.reconciler.stale_queued(60, now=now) == {}
-    assert store.reconciler.stale_queued(60, now=now + 59) == {}
-    assert store.reconciler.stale_queued(60, now=now + 61) == {job_id: pytest.approx(61)}
+    assert waiting(store, now) == {}
+    assert waiting(store, now + 59) == {}
+    assert waiting(store, now + 61) == {job_id: pytest.approx(61)}
     # Sent again: the clock restarts.
     store.reconciler.sent([job_id], now=now + 61)
-    assert store.reconciler.stale_queued(60, now=now + 100) == {}
-    assert job_id in store.reconciler.stale_queued(60, now=now + 122)
+    assert waiting(store, now + 100) == {}
+    assert job_id in waiting(store, now + 122)
 
 
 def test_a_started_or_ended_job_leaves_the_reconcilers_clock(store: JobStore) -> None:
     started, ended = submit(store), submit(store)
     now = time.time()
-    store.reconciler.stale_queued(60, now=now)
+    waiting(store, now)
     assert store.redis.zcard(store.keys.queued_seen) == 2
     store.start(started, "w")
     store.fail(ended, "cancelled", "test")
-    assert store.reconciler.stale_queued(60, now=now + 120) == {}
+    assert waiting(store, now + 120) == {}
     assert store.redis.zcard(store.keys.queued_seen) == 0
 
 
 def test_a_queued_job_whose_record_expired_is_dropped(store: JobStore) -> None:
     job_id = submit(store)
     now = time.time()
-    store.reconciler.stale_queued(60, now=now)
+    waiting(store, now)
     store.redis.delete(store.keys.job(job_id))
-    assert store.reconciler.stale_queued(60, now=now + 120) == {}
+    assert waiting(store, now + 120) == {}
     assert not store.redis.sismember(store.keys.queued, job_id)
 
 
