@@ -32,6 +32,31 @@ def require_redis(settings: Settings) -> None:
         raise SystemExit("nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)")
 
 
+def warn_if_redis_may_evict(settings: Settings) -> None:
+    """Log one loud warning when Redis's maxmemory-policy lets it evict keys."""
+    import redis
+
+    from nutgraf.store.keys import Keys
+    from nutgraf.store.liveness import Liveness
+
+    client = redis.Redis.from_url(
+        settings.redis_url or "", socket_connect_timeout=2, socket_timeout=2
+    )
+    try:
+        policy = Liveness(client, Keys()).eviction_policy()
+    except redis.RedisError:
+        return  # not up yet: the worker waits for it, and /readyz asks again
+    finally:
+        client.close()
+    if policy not in (None, "noeviction"):
+        log.warning(
+            "REDIS MAY EVICT JOBS: maxmemory-policy is %r, so under memory pressure Redis "
+            "drops job records and queued messages; set it to 'noeviction' "
+            "(/readyz answers 503 until then)",
+            policy,
+        )
+
+
 def start(name: str, run: Callable[[Settings], None]) -> int:
     """Read the settings, configure logging, check Redis, then `run`; the exit status."""
     try:
@@ -42,6 +67,9 @@ def start(name: str, run: Callable[[Settings], None]) -> int:
     # Before the program's heavy imports (inside `run`), so that a failing import is logged.
     configure_logging(settings)
     require_redis(settings)
+    if name == "worker":
+        # The API's /readyz says it too; `nutgraf serve` shows its worker's line.
+        warn_if_redis_may_evict(settings)
     try:
         run(settings)
     except KeyboardInterrupt:

@@ -1,5 +1,6 @@
 """`nutgraf serve`: Redis (unless NUTGRAF_REDIS_URL), a worker and the API on one machine,
-started as child processes and stopped in order on Ctrl-C or SIGTERM."""
+started as child processes, watched, and stopped in order on Ctrl-C or SIGTERM (a second
+one kills everything at once)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,42 @@ import os
 import signal
 import subprocess
 import time
+from collections import deque
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from nutgraf import programs
 from nutgraf.settings import Settings, env_for_children
 
+if TYPE_CHECKING:
+    from nutgraf.store.server import RedisServer
+
 log = logging.getLogger("nutgraf")
+
+# A redis-server that dies more often than this is broken (disk full, bad AOF): stop.
+REDIS_RESTARTS = 5
+REDIS_RESTART_WINDOW_S = 60.0
+FORCED_EXIT_CODE = 130  # as a shell reports a program stopped by Ctrl-C
+
+
+class _Forced(Exception):
+    """A second stop request came during the orderly stop."""
+
+
+class _Signals:
+    """How many times Ctrl-C or SIGTERM has come: one stops in order, two force."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def handle(self, _signum: int, _frame: FrameType | None) -> None:
+        """The signal handler: count, and nothing else (it may run inside any call)."""
+        self.count += 1
+
+    def check_forced(self) -> None:
+        """Raise _Forced once a second request has come."""
+        if self.count >= 2:
+            raise _Forced
 
 
 def serve(settings: Settings) -> int:
@@ -24,57 +55,128 @@ def serve(settings: Settings) -> int:
     redis_server = None
     if not settings.redis_url:
         # Its own session: Ctrl-C reaches us, and Redis is stopped after the worker.
+        # AOF in the data dir, fsynced every second: a restarted server keeps the jobs.
         redis_server = RedisServer(settings.data_dir / "redis", own_session=True)
         redis_server.start()
         log.info("started redis-server on %s (AOF in %s)", redis_server.url, redis_server.data_dir)
         settings = settings.model_copy(update={"redis_url": redis_server.url})
     env = env_for_children(settings)
-    stopping = False
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    signals = _Signals()
+    signal.signal(signal.SIGINT, signals.handle)
+    signal.signal(signal.SIGTERM, signals.handle)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    restarts: deque[float] = deque(maxlen=REDIS_RESTARTS)
     exit_code = 0
     try:
-        for name in ("worker", "api"):
-            # Own session: Ctrl-C reaches only us, and we stop the parts in order.
-            children[name] = subprocess.Popen(
-                programs.command(name), env=env, start_new_session=True
+        try:
+            for name in ("worker", "api"):
+                # Own session: Ctrl-C reaches only us, and we stop the parts in order.
+                children[name] = subprocess.Popen(
+                    programs.command(name), env=env, start_new_session=True
+                )
+            log.info(
+                "nutgraf is starting on http://%s:%d (Ctrl-C stops it)",
+                settings.host,
+                settings.port,
             )
-        log.info(
-            "nutgraf is starting on http://%s:%d (Ctrl-C stops it)", settings.host, settings.port
-        )
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    log.error("%s exited with code %s; stopping", name, child.returncode)
-                    exit_code = 1
-                    stopping = True
-            time.sleep(0.2)
-    finally:
-        for name in ("api", "worker"):
-            if name in children:
-                _terminate(name, children[name])
-        if redis_server is not None:
-            redis_server.stop()
-            log.info("stopped redis-server")
+            while not signals.count and not exit_code:
+                for name, child in children.items():
+                    if child.poll() is not None:
+                        log.error("%s exited with code %s; stopping", name, child.returncode)
+                        exit_code = 1
+                if redis_server is not None and not exit_code:
+                    exit_code = _watch_redis(redis_server, restarts)
+                time.sleep(0.2)
+        finally:
+            # Also after an error above: the parts still stop in order.
+            log.info("stopping nutgraf (Ctrl-C again to force)")
+            for name in ("api", "worker"):
+                if name in children:
+                    _terminate(name, children[name], signals)
+            if redis_server is not None:
+                _stop_redis(redis_server, signals)
+    except _Forced:
+        log.warning("second stop request: forcing, killing everything at once")
+        _kill_all(children, redis_server)
+        return FORCED_EXIT_CODE
     return exit_code
 
 
-def _terminate(name: str, child: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
+def _watch_redis(redis_server: RedisServer, restarts: deque[float]) -> int:
+    """Start redis-server again (same port, same data dir) if it died; 1 if it cannot be."""
+    process = redis_server.process
+    if process is None or process.poll() is None:
+        return 0
+    now = time.monotonic()
+    if len(restarts) == restarts.maxlen and now - restarts[0] < REDIS_RESTART_WINDOW_S:
+        log.error(
+            "redis-server exited with code %s, %d times in %.0fs; stopping (see %s)",
+            process.returncode,
+            len(restarts) + 1,
+            now - restarts[0],
+            redis_server.data_dir / "redis.log",
+        )
+        return 1
+    restarts.append(now)
+    log.error("redis-server exited with code %s; starting it again", process.returncode)
+    try:
+        redis_server.start()
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        log.error("redis-server could not start again: %s; stopping", exc)
+        return 1
+    log.warning("restarted redis-server on %s (AOF in %s)", redis_server.url, redis_server.data_dir)
+    return 0
+
+
+def _wait(process: subprocess.Popen[bytes], timeout_s: float, signals: _Signals) -> bool:
+    """Wait for `process` to end, at most timeout_s; False if it has not. Raises _Forced
+    as soon as a second stop request comes."""
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None:
+        signals.check_forced()
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _terminate(
+    name: str, child: subprocess.Popen[bytes], signals: _Signals, grace_s: float = 15.0
+) -> None:
     """SIGTERM the child's process group, then SIGKILL what is left after the grace time.
     A job cut short stays unacknowledged in Redis and runs again later."""
     if child.poll() is None:
         os.killpg(child.pid, signal.SIGTERM)
-        try:
-            child.wait(grace_s)
-        except subprocess.TimeoutExpired:
+        if not _wait(child, grace_s, signals):
             log.warning("%s did not stop in %.0fs; killing it", name, grace_s)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)  # leftovers, e.g. pool children
     child.wait()
     log.info("stopped %s", name)
+
+
+def _stop_redis(redis_server: RedisServer, signals: _Signals, grace_s: float = 10.0) -> None:
+    """SIGTERM redis-server (it flushes the AOF first), SIGKILL it after the grace time."""
+    process = redis_server.process
+    if process is not None and process.poll() is None:
+        process.terminate()
+        if not _wait(process, grace_s, signals):
+            process.kill()
+        process.wait()
+    log.info("stopped redis-server")
+
+
+def _kill_all(
+    children: dict[str, subprocess.Popen[bytes]], redis_server: RedisServer | None
+) -> None:
+    """SIGKILL every part at once, then reap them: a forced stop waits for nobody."""
+    processes = list(children.values())
+    for child in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+    if redis_server is not None and redis_server.process is not None:
+        # Redis writes the AOF before it answers: a forced stop keeps what clients saw done.
+        redis_server.process.kill()
+        processes.append(redis_server.process)
+    for process in processes:
+        process.wait()

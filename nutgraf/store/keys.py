@@ -22,6 +22,7 @@ key                     type    holds                                    lives
 <p>:webhooks:due        zset    "job:<id>", "batch:<id>" by due time     none
 <p>:idem:<sha256>       string  "<fingerprint>|<target>"                 idempotency TTL
 <p>:worker:<worker id>  string  a live worker's state (JSON)             heartbeat TTL
+<p>:workers             zset    worker ids by heartbeat expiry (epoch)   none (pruned)
 <p>:stats:jobs          hash    jobs ended, by status                    none (counters)
 <p>:stats:cache         hash    cache hits                               none (counters)
 <p>:metrics:<name>      hash    worker-side metrics (nutgraf.telemetry)  none (counters)
@@ -139,6 +140,11 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """A live worker process's state; expires unless its heartbeat renews it."""
         return self._name("worker", worker_id)
+
+    @property
+    def workers(self) -> str:
+        """The index of worker ids, scored by when their heartbeat expires (epoch seconds)."""
+        return self._name("workers")
 
     @property
     def stats_jobs(self) -> str:

@@ -11,6 +11,11 @@ from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
 
 
+def _text(value: str | bytes) -> str:
+    """A reply as text, whether or not the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Liveness:
     """Announce live workers, list them, and hand a dead worker's jobs back to the queue."""
 
@@ -30,14 +35,33 @@ class Liveness:
 
     def heartbeat(self, worker_id: str, state: dict[str, Any], ttl_s: int) -> None:
         """Announce a live worker process and its models' states; expires unless renewed."""
-        self.redis.set(self.keys.worker(worker_id), json.dumps(state), ex=ttl_s)
+        # Redis's clock, not ours: readers on other machines compare against the same one.
+        now = self._now()
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.worker(worker_id), json.dumps(state), ex=ttl_s)
+            pipe.zadd(self.keys.workers, {worker_id: now + ttl_s})
+            # Dead workers' ids leave the index even when nobody asks /readyz.
+            pipe.zremrangebyscore(self.keys.workers, "-inf", now)
+            pipe.execute()
 
     def workers(self) -> list[dict[str, Any]]:
         """States of the worker processes whose heartbeat has not expired."""
-        keys = list(self.redis.scan_iter(match=self.keys.worker("*"), count=200))
-        if not keys:
+        # An index as large as the number of workers: SCAN would walk every key in Redis.
+        now = self._now()
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.keys.workers, "-inf", now)
+            pipe.zrangebyscore(self.keys.workers, now, "+inf")
+            ids = pipe.execute()[1]
+        if not ids:
             return []
-        return [json.loads(v) for v in self.redis.mget(keys) if v is not None]
+        # The per-worker key decides: it may be gone (deleted) while its entry lives on.
+        values = self.redis.mget([self.keys.worker(_text(i)) for i in ids])
+        return [json.loads(v) for v in values if v is not None]
+
+    def _now(self) -> float:
+        """Redis's clock, in epoch seconds."""
+        seconds, micros = self.redis.time()
+        return float(seconds) + micros / 1e6
 
     def release_orphans(self) -> list[str]:
         """Put back to `queued` the running jobs whose worker stopped beating (killed), and

@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
 
 from nutgraf import cli, programs
 from nutgraf.settings import Settings
+from nutgraf.store.server import RedisServer
 
 NO_REDIS = "nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)"
 
@@ -86,3 +89,27 @@ def test_a_program_that_fails_logs_it_once_and_exits_1(
     out = capsys.readouterr().out
     assert "nutgraf worker stopped on an error" in out
     assert out.count("ImportError: no module named celery") == 1
+
+
+def test_a_worker_warns_once_at_start_when_redis_may_evict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        client.config_set("maxmemory-policy", "allkeys-lru")
+        monkeypatch.setenv("NUTGRAF_REDIS_URL", server.url)
+        monkeypatch.setenv("NUTGRAF_LOG_FORMAT", "text")
+        ran = []
+        assert programs.start("worker", ran.append) == 0
+        assert len(ran) == 1  # a warning, not a refusal: the program still runs
+        out = capsys.readouterr().out
+        assert out.count("maxmemory-policy is 'allkeys-lru'") == 1, out
+        assert "WARNING" in out and "noeviction" in out
+        client.config_set("maxmemory-policy", "noeviction")
+        assert programs.start("worker", ran.append) == 0
+        assert "maxmemory-policy" not in capsys.readouterr().out
+        client.close()
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,6 +68,116 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
     assert "Couldn't reject" not in output and "Error 111" not in output, output[-3000:]
     assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert list((tmp_path / "data" / "redis").rglob("*.aof*")), "redis kept no AOF"
+
+
+def _start_serve(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """`nutgraf serve` as a terminal's foreground job, its output in a log file."""
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "nutgraf.cli", "serve"],
+            env=_env(tmp_path, NUTGRAF_PORT=str(port), NUTGRAF_API_WORKERS="1"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C signals this whole process group
+        )
+    return serve, log_path
+
+
+def _redis_parts(serve: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The redis-server processes `nutgraf serve` runs now (not those dead, unreaped)."""
+    found = []
+    for part in psutil.Process(serve.pid).children():
+        with contextlib.suppress(psutil.ZombieProcess, psutil.NoSuchProcess):
+            if "redis-server" in " ".join(part.cmdline()):
+                found.append(part)
+    return found
+
+
+def _summarized(base: str, text: str) -> str:
+    """Submit `text`, wait until its job succeeds, and return the job's location."""
+    response = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
+    assert response.status_code == 202, response.text
+    location: str = response.headers["Location"]
+
+    def finished() -> dict[str, object] | None:
+        body: dict[str, object] = requests.get(base + location, timeout=5).json()
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    assert wait_for(finished, 240, "the job to finish")["status"] == "succeeded"
+    return location
+
+
+def _stop_everything(serve: subprocess.Popen[bytes], parts: list[psutil.Process]) -> None:
+    """After a failed test: no process of it may outlive the test run."""
+    for part in [*parts, psutil.Process(serve.pid)]:
+        with contextlib.suppress(psutil.Error):
+            part.kill()
+    serve.wait(30)
+
+
+def test_serve_restarts_a_redis_server_that_dies(tmp_path: Path, sample_article: str) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve, log_path = _start_serve(tmp_path, port)
+    stopped = False
+    try:
+        wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200", interval_s=0.5)
+        paragraph = sample_article.split("\n\n")[0]
+        before = _summarized(base, paragraph + " (before the crash)")
+        (first,) = _redis_parts(serve)
+        command_line = first.cmdline()
+        first.kill()  # SIGKILL: no chance to flush anything more
+
+        def restarted() -> list[psutil.Process]:
+            return [p for p in _redis_parts(serve) if p.pid != first.pid]
+
+        (second,) = wait_for(restarted, 30, "a new redis-server")
+        # The same port (clients keep their URL) and the same data directory (its AOF).
+        assert second.cmdline() == command_line
+        assert "redis-server exited" in log_path.read_text()
+        wait_for(lambda: answers_200(f"{base}/readyz"), 120, "readyz 200 again", interval_s=0.5)
+        # The job that ended before the crash was kept on disk and read back.
+        assert requests.get(base + before, timeout=5).json()["status"] == "succeeded"
+        # The worker and the API found the new server: a new job runs to its end.
+        _summarized(base, paragraph + " (after the crash)")
+        os.killpg(serve.pid, signal.SIGINT)
+        code = serve.wait(90)
+        stopped = True
+    finally:
+        if not stopped:
+            _stop_everything(serve, psutil.Process(serve.pid).children(recursive=True))
+    output = log_path.read_text()
+    assert code == 0, output[-3000:]
+    assert output.index("stopped worker") < output.index("stopped redis-server"), output[-3000:]
+
+
+def test_a_second_ctrl_c_stops_everything_at_once(tmp_path: Path) -> None:
+    port = free_port()
+    serve, log_path = _start_serve(tmp_path, port)
+    parts: list[psutil.Process] = []
+    stopped = False
+    try:
+        wait_for(lambda: answers_200(f"http://127.0.0.1:{port}/healthz"), 120, "the API")
+        parts = psutil.Process(serve.pid).children(recursive=True)
+        (worker,) = [
+            p for p in parts if p.ppid() == serve.pid and "-m worker" in " ".join(p.cmdline())
+        ]
+        # A worker that would never finish its orderly stop: it cannot even take SIGTERM.
+        os.killpg(worker.pid, signal.SIGSTOP)
+        os.killpg(serve.pid, signal.SIGINT)
+        wait_for(lambda: "again to force" in log_path.read_text(), 30, "the orderly stop")
+        os.killpg(serve.pid, signal.SIGINT)  # the impatient second Ctrl-C
+        code = serve.wait(60)
+        stopped = True
+    finally:
+        if not stopped:
+            _stop_everything(serve, parts)
+    output = log_path.read_text()
+    assert code != 0, output[-3000:]
+    assert "forcing" in output, output[-3000:]
+    assert "stopped worker" not in output, output[-3000:]
+    assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
 def test_summarize_command_reads_stdin(tmp_path: Path, sample_article: str) -> None:

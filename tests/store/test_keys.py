@@ -28,6 +28,7 @@ def test_the_key_layout_is_pinned() -> None:
     assert keys.callback_record("batch:b1") == keys.batch("b1")
     assert keys.worker("host:1:ab") == "nutgraf:worker:host:1:ab"
     assert keys.worker("*") == "nutgraf:worker:*"
+    assert keys.workers == "nutgraf:workers"
     assert keys.stats_jobs == "nutgraf:stats:jobs"
     assert keys.stats_cache == "nutgraf:stats:cache"
     assert keys.metric("batch_size") == "nutgraf:metrics:batch_size"
