@@ -8,15 +8,17 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service import errors
+from nutgraf.settings import Settings
+from service import context, errors
 from service.apidoc import Reply, documented, undocumented
 from service.openapi import build_document
 from service.routes import register_routes
 
 
 def routes_app() -> Flask:
-    """The API's routes on a bare app (nothing else: no store, no settings)."""
+    """The API's routes on a bare app with default settings (nothing else: no store)."""
     app = Flask("service")
+    app.extensions[context.SETTINGS] = Settings()
     register_routes(app)
     return app
 
