@@ -186,6 +186,7 @@ def test_every_job_ends_once_through_worker_kills_and_a_redis_restart(
 
     injector = threading.Thread(target=inject, daemon=True)
     injector.start()
+
     def paced(index: int, step: Callable[[], None]) -> None:
         time.sleep(max(0.0, started + index / SUBMISSIONS_PER_S - time.monotonic()))
         step()

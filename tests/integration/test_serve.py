@@ -13,6 +13,7 @@ import psutil
 import requests
 
 from helpers import TEST_MODEL, answers_200, wait_for
+from nutgraf.settings import Settings
 from nutgraf.store.server import free_port
 
 
@@ -150,6 +151,60 @@ def test_serve_restarts_a_redis_server_that_dies(tmp_path: Path, sample_article:
     output = log_path.read_text()
     assert code == 0, output[-3000:]
     assert output.index("stopped worker") < output.index("stopped redis-server"), output[-3000:]
+
+
+END_WITHIN_S = 300
+
+
+def test_ctrl_c_with_jobs_in_flight_then_serve_again_ends_every_job(
+    tmp_path: Path, sample_article: str
+) -> None:
+    """Issue 13's Done-when: Ctrl-C while jobs are queued and running, then `nutgraf serve`
+    again on the same data: every job completes within minutes, not after the broker's
+    visibility timeout."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    paragraph = sample_article.split("\n\n")[0]
+    serve, log_path = _start_serve(tmp_path, port)
+    locations: list[str] = []
+    try:
+        wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200", interval_s=0.5)
+        for n in range(6):
+            body = {"text": f"{paragraph} (in flight {n})", "length": "headline"}
+            response = requests.post(f"{base}/v1/summaries", json=body, timeout=10)
+            assert response.status_code == 202, response.text
+            locations.append(response.headers["Location"])
+
+        def statuses() -> list[str]:
+            return [requests.get(base + at, timeout=5).json()["status"] for at in locations]
+
+        wait_for(lambda: "running" in statuses(), 120, "a job to start", interval_s=0.2)
+        os.killpg(serve.pid, signal.SIGINT)
+        assert serve.wait(120) == 0, log_path.read_text()[-3000:]
+    finally:
+        if serve.poll() is None:
+            _stop_everything(serve, psutil.Process(serve.pid).children(recursive=True))
+    first_output = log_path.read_text()
+
+    serve, log_path = _start_serve(tmp_path, port)  # the same data directory and port
+    try:
+        wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200 again", interval_s=0.5)
+
+        def all_ended() -> list[str] | None:
+            now = statuses()
+            return now if all(s in ("succeeded", "failed", "cancelled") for s in now) else None
+
+        # Well inside the broker's visibility timeout (20 minutes by default): the jobs
+        # were handed back or re-sent by the reconciler, not redelivered by Redis.
+        assert Settings().visibility_timeout > END_WITHIN_S
+        ended = wait_for(all_ended, END_WITHIN_S, "every job to end", interval_s=1)
+        os.killpg(serve.pid, signal.SIGINT)
+        assert serve.wait(120) == 0, log_path.read_text()[-3000:]
+    finally:
+        if serve.poll() is None:
+            _stop_everything(serve, psutil.Process(serve.pid).children(recursive=True))
+    assert ended == ["succeeded"] * len(locations), first_output[-3000:]
+    assert "Couldn't reject" not in first_output, first_output[-3000:]
 
 
 def test_a_second_ctrl_c_stops_everything_at_once(tmp_path: Path) -> None:
