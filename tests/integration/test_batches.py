@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -226,3 +227,31 @@ def test_a_model_batch_shares_work_and_ends_succeeded(
     # Sent again, every item is a cache hit: the batch is over at once.
     again = client.post("/v1/batches", json={"items": items, "length": "short"}).get_json()
     assert again["status"] == "succeeded" and again["counts"]["succeeded"] == 3
+
+
+def test_a_poison_article_in_a_batch_fails_alone(
+    client: FlaskClient, worker: WorkerProcess, settings: Settings
+) -> None:
+    # 20,000 assorted emoji: within NUTGRAF_MAX_CHARS, but about 60,000 tokens, over
+    # NUTGRAF_MAX_ARTICLE_TOKENS. Before issue 13 it went into one generate() call with
+    # its neighbours and took them down with it.
+    rng = random.Random(13)
+    poison = "".join(chr(rng.randrange(0x1F300, 0x1F5FF)) for _ in range(20_000))
+    items = [
+        {"id": "good-1", "text": STORY.replace("Lakeport", "Elm Grove")},
+        {"id": "poison", "text": poison},
+        {"id": "good-2", "text": STORY.replace("Lakeport", "Birch Hollow")},
+    ]
+    batch = client.post("/v1/batches", json={"items": items, "length": "headline"}).get_json()
+
+    def ended() -> dict[str, Any] | None:
+        body = client.get(f"/v1/batches/{batch['id']}").get_json()
+        return body if body["completed_at"] else None
+
+    final = wait_for(ended, timeout_s=240, what=f"batch {batch['id']} to end")
+    results = {r["id"]: r for r in all_results(client, batch["id"])}
+    assert final["status"] == "partially_succeeded", (results, worker.log_tail())
+    assert results["poison"]["status"] == "failed"
+    assert results["poison"]["error"]["code"] == "article_too_long"
+    assert str(settings.max_article_tokens) in results["poison"]["error"]["message"]
+    assert results["good-1"]["summary"] and results["good-2"]["summary"]
