@@ -36,7 +36,13 @@ from nutgraf.contract.responses import (
     JobBody,
     ModelsList,
 )
-from nutgraf.contract.results import Checks, InputStats, Span, SummaryResult
+from nutgraf.contract.results import (
+    Checks,
+    InputStats,
+    SentenceSupport,
+    Span,
+    SummaryResult,
+)
 from nutgraf.contract.states import BATCH_TERMINAL, TERMINAL, BatchStatus, JobStatus
 
 __all__ = [
@@ -73,6 +79,7 @@ __all__ = [
     "Mode",
     "ModelsList",
     "OptionFields",
+    "SentenceSupport",
     "Span",
     "SummaryOptions",
     "SummaryRequest",

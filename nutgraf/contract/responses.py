@@ -74,7 +74,25 @@ class JobChecks(ResponseModel):
     unsupported: list[str] = Field(
         description="Numbers and named entities the summary states and the article lacks."
     )
-    regenerated: bool = Field(description="Whether strict mode generated the summary again.")
+    regenerated: bool = Field(description="Whether the summary was generated a second time.")
+    fallback: bool = Field(
+        description="Whether the model's summary failed its checks and the extractive summary "
+        "of the same length replaced it."
+    )
+    fallback_reason: str | None = Field(
+        description="Why the model's summary was replaced: `unsupported` (names or numbers "
+        "the article lacks), `meta_talk`, `off_topic` (few of the article's words), "
+        "`length`, `empty`; null without a fallback."
+    )
+
+
+class SentenceSupport(ResponseModel):
+    """A summary sentence and the article's sentences that support it."""
+
+    text: str = Field(description="The summary sentence.")
+    support: list[Span] = Field(
+        description="Article sentences that state what it says: text == article[start:end]."
+    )
 
 
 class CallbackAttempt(ResponseModel):
@@ -104,6 +122,10 @@ class JobBody(ResponseModel):
         description="Extractive mode: the article's sentences the summary is made of."
     )
     checks: JobChecks | None
+    provenance: list[SentenceSupport] | None = Field(
+        description="Each summary sentence with the article spans that support it; an "
+        "empty `support` means no article sentence does."
+    )
     model: ModelInfo | None = Field(
         description="The model; null only for a batch item refused before it could run."
     )

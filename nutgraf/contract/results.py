@@ -25,10 +25,20 @@ class Span(BaseModel):
 
 
 class Checks(BaseModel):
-    """Faithfulness report: numbers and names the summary states and the article lacks."""
+    """Faithfulness report: numbers and names the summary states and the article lacks, and
+    whether the model's summary was replaced by the extractive one (and why)."""
 
     unsupported: list[str] = Field(default_factory=list)
     regenerated: bool = False
+    fallback: bool = False
+    fallback_reason: str | None = None
+
+
+class SentenceSupport(BaseModel):
+    """One summary sentence and the article sentences that support it."""
+
+    text: str
+    support: list[Span] = Field(default_factory=list)
 
 
 class SummaryResult(BaseModel):
@@ -39,6 +49,7 @@ class SummaryResult(BaseModel):
     bullets: list[str] | None = None
     sentences: list[Span] | None = None
     checks: Checks = Field(default_factory=Checks)
+    provenance: list[SentenceSupport] | None = None
     generated_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:

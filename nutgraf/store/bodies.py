@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nutgraf.contract import Checks
+
 
 def callback_body(raw: dict[str, str]) -> dict[str, Any] | None:
     """The `callback` part of a job or batch body: where it is sent, and every attempt."""
@@ -26,7 +28,11 @@ def public_body(raw: dict[str, str]) -> dict[str, Any]:
         "summary": result.get("summary"),
         "bullets": result.get("bullets"),
         "sentences": result.get("sentences"),
-        "checks": result.get("checks"),
+        # Results cached before a check was added lack its field: the defaults fill it.
+        "checks": Checks.model_validate(result["checks"]).model_dump()
+        if "checks" in result
+        else None,
+        "provenance": result.get("provenance"),
         "model": json.loads(raw["model"]),
         "options": json.loads(raw.get("options") or "{}"),
         "cached": raw.get("cached") == "1",

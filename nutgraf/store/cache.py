@@ -9,7 +9,7 @@ from nutgraf.contract import SummaryOptions
 from nutgraf.models.specs import ModelSpec
 from nutgraf.text import normalize
 
-CACHE_KEY_VERSION = 2  # 2: cache entries are hashes (result, model)
+CACHE_KEY_VERSION = 3  # 2: entries are hashes (result, model); 3: checked, with provenance
 
 
 def cache_key(

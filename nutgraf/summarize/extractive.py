@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nutgraf.contract import Checks, InputStats, SummaryResult
+from nutgraf.contract import Checks, InputStats, SentenceSupport, SummaryResult
 from nutgraf.summarize.article import Article
 from nutgraf.summarize.shaping import join_units
 
@@ -22,4 +22,6 @@ def summarize_extractive(article: Article) -> SummaryResult:
         sentences=spans,
         input=InputStats(characters=len(article.text), tokens=None, chunks=1),
         checks=Checks(),
+        # Each sentence is the article's own: it is its support.
+        provenance=[SentenceSupport(text=span.text, support=[span]) for span in spans],
     )
