@@ -1,18 +1,20 @@
-"""Extractive ranking: the article's most central sentences by TextRank with a lead prior.
+"""Extractive ranking: the most central sentences, by directed centrality and a lead prior.
 
 No model and no GPU. Sentences come from nutgraf.text.split_sentences, so every returned
-Span satisfies span.text == article[span.start:span.end] exactly.
+Span satisfies span.text == article[span.start:span.end] exactly. A sentence that is part
+of a longer quotation is taken with the rest of it, as one Span, or not at all.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from nutgraf.contract import HEADLINE_MAX_WORDS, Length, Span
+from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
 from nutgraf.text import is_complete_sentence, normalize, split_sentences, word_count
 
 # Sentences per length, inside SENTENCE_RANGES: extracted sentences are whole and often
@@ -31,16 +33,20 @@ MIN_WORDS: Final = 4
 
 # Weight of the lead prior in the final score (1 - LEAD_WEIGHT goes to centrality). News
 # puts the key facts first, so position matters, but not so much that a central sentence
-# from paragraph three loses to a scene-setting second sentence.
+# from paragraph three loses to a scene-setting second sentence. Tuned on the dev set
+# (0.2-0.4 is a plateau).
 LEAD_WEIGHT: Final = 0.3
 # The lead prior halves every LEAD_HALF_LIFE sentences: 1, 0.79, 0.63, 0.5, ...
 LEAD_HALF_LIFE: Final = 3.0
-
-# PageRank: the usual damping; tolerance on the L1 change, and a cap so that a graph that
-# converges slowly still answers in bounded time.
-DAMPING: Final = 0.85
-TOLERANCE: Final = 1e-6
-MAX_ITERATIONS: Final = 100
+# A summary sentence is a statement of ordinary length: fewer words than this is usually
+# a caption or a sound bite, more a run-on list. Such sentences, questions, pure quotations
+# and boilerplate rank after every other sentence (round values; dev-set plateau 8-12, 40-50).
+SUMMARY_MIN_WORDS: Final = 10
+SUMMARY_MAX_WORDS: Final = 50
+# A quotation spread over several sentences is taken whole, as one unit, only when it is
+# this short; a longer one would crowd out the rest of the summary, so it is skipped.
+QUOTE_UNIT_MAX_SENTENCES: Final = 2
+QUOTE_UNIT_MAX_WORDS: Final = 60
 # The similarity graph is quadratic in sentences. 500 sentences is ~10,000 words; anything
 # later in a news article is rarely summary material, so longer texts rank only their head.
 MAX_RANKED_SENTENCES: Final = 500
@@ -54,6 +60,32 @@ _PARAGRAPH_BREAK = re.compile(r"\n(?:[^\S\n]*\n)+")
 # A line ending like this continues into the next one ("He said:\n\n'...'").
 _CONTINUATION = (":", ",", ";", "-", "—", "–", "(")
 _OPENERS = "\"'“‘«([—-"
+# Double quotation marks, straight or curly, and line breaks: what _quotations reads.
+# Single quotes are left out on purpose: they are also apostrophes ("the players' union").
+_QUOTE_OR_BREAK = re.compile(r'["“”]|\n(?:[^\S\n]*\n)?')
+# A straight quote after one of these (or at the start) opens a quotation; else it closes one.
+_BEFORE_OPENING = "([{—–-/"
+# What may close a sentence after its terminal punctuation.
+_CLOSING_MARKS = "\"'”’)]»"
+# A sentence that is one quotation and nothing else.
+_PURE_QUOTATION = re.compile(r'["“][^"“”]*["”]\Z')
+# Page furniture that is not news: video prompts, datestamps, bylines, contact lines,
+# social-media prompts, photo credits.
+_BOILERPLATE = re.compile(
+    r"scroll down|click here|\b(?:published|updated)\s*:|daily mail reporter|^by\s*\n"
+    r"|^write to\b|\bcan be reached at\b|\b[\w.+-]+@[\w-]+\.(?:com|net|org|co\.uk)\b"
+    r"|\bfollow\b.{0,40}\bon (?:twitter|facebook|instagram)\b|\blike us on facebook\b"
+    r"|\bshare (?:this|your) (?:story|article|thoughts)\b"
+    r"|^\(?(?:photos?|pictures?|images?|credit)\s*(?:credit)?\s*:",
+    re.IGNORECASE,
+)
+# The Daily Mail's page header glued to the first sentence: an optional byline, then
+# "PUBLISHED: <time> | UPDATED: <time>". It is skipped like a heading.
+_DATESTAMP = re.compile(
+    r"(?:by\b[^\n]*\n\s*(?:[^\n]+\n\s*)?)?published:\s.*?\d{4}"
+    r"(?:\s*\|?\s*updated:\s.*?\d{4})?\s*",
+    re.IGNORECASE | re.DOTALL,
+)
 
 # English function words, plus news reporting verbs: "said" is in half the sentences of any
 # article and would wire unrelated sentences together.
@@ -72,7 +104,7 @@ _STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
 
 
 def extract(text: str, length: Length = "medium", max_words: int | None = None) -> list[Span]:
-    """The article's most central sentences for `length`, in article order."""
+    """The article's most central sentences (or whole short quotations) for `length`, in order."""
     if length not in SENTENCES_PER_LENGTH:
         raise ValueError(f"unknown length: {length!r}")
     spans = _candidates(text)
@@ -81,22 +113,57 @@ def extract(text: str, length: Length = "medium", max_words: int | None = None) 
     ranked = spans[:MAX_RANKED_SENTENCES]
     words = [word_count(text[start:end]) for start, end in ranked]
     order = _distinct(text, ranked, _rank([text[start:end] for start, end in ranked]))
+    units = _quote_units(text, ranked)
 
-    chosen: list[int] = []
+    def unit_words(unit: tuple[int, int]) -> int:
+        return sum(words[unit[0] : unit[1] + 1])
+
+    # Units that may be taken: a sentence whose quotation is balanced in itself, or the
+    # whole short quotation it belongs to. A unit comes up at its best sentence's rank.
+    usable: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for index in order:
+        unit = units[index]
+        if unit is None or unit in seen:
+            continue
+        seen.add(unit)
+        size = unit[1] - unit[0] + 1
+        if size > 1 and (
+            size > QUOTE_UNIT_MAX_SENTENCES or unit_words(unit) > QUOTE_UNIT_MAX_WORDS
+        ):
+            continue
+        usable.append(unit)
+    if not usable:
+        # Every sentence is part of a long or broken quotation: the best sentence is still
+        # better than an empty summary.
+        usable = [(order[0], order[0])]
+
+    chosen: list[tuple[int, int]] = []
     if length == "headline":
         limit = HEADLINE_MAX_WORDS if max_words is None else min(HEADLINE_MAX_WORDS, max_words)
-        best = order[0]
-        chosen = [next((i for i in order[:HEADLINE_CANDIDATES] if words[i] <= limit), best)]
+        # A headline is one sentence, so never a piece of a longer quotation.
+        single = [unit for unit in usable if unit[0] == unit[1]] or usable[:1]
+        best = single[0]
+        fits = (unit for unit in single[:HEADLINE_CANDIDATES] if unit_words(unit) <= limit)
+        chosen = [next(fits, best)]
     else:
-        total = 0
-        for index in order[: SENTENCES_PER_LENGTH[length]]:
-            # The best sentence always goes in, even alone over the cap: an empty summary
+        wanted = SENTENCES_PER_LENGTH[length]
+        most = SENTENCE_RANGES[length][1]
+        sentences = total = 0
+        for unit in usable:
+            size = unit[1] - unit[0] + 1
+            if sentences + size > most:
+                continue  # a two-sentence quotation in the last slot would overflow
+            # The best unit always goes in, even alone over the cap: an empty summary
             # helps no one, and cutting a sentence would break the offsets contract.
-            if chosen and max_words is not None and total + words[index] > max_words:
+            if chosen and max_words is not None and total + unit_words(unit) > max_words:
                 break
-            chosen.append(index)
-            total += words[index]
-    return [_span(text, *ranked[i]) for i in sorted(chosen)]
+            chosen.append(unit)
+            sentences += size
+            total += unit_words(unit)
+            if sentences >= wanted:
+                break
+    return [_span(text, ranked[first][0], ranked[last][1]) for first, last in sorted(chosen)]
 
 
 def lead(text: str, n: int = 3) -> list[Span]:
@@ -129,15 +196,23 @@ def _candidates(text: str) -> list[tuple[int, int]]:
         return []
     # In hard-wrapped text every sentence may hold a line break, so a short first line is
     # not evidence of a heading there; in one-paragraph-per-line text it is.
-    wrapped = len(spans) < 2 or any(_has_line_break(text, s, e) for s, e in spans[1:])
+    wrapped = _hard_wrapped(text, spans)
     trimmed: list[tuple[int, int]] = []
     for index, (start, end) in enumerate(spans):
         start = _skip_headings(text, start, end, single_breaks=index == 0 and not wrapped)
+        header = _DATESTAMP.match(text, start, end)
+        if header:
+            start = header.end()
         if start < end:
             trimmed.append((start, end))
     kept = [(s, e) for s, e in trimmed if word_count(text[s:e]) >= MIN_WORDS]
     # An article made only of fragments still gets an answer rather than nothing.
     return kept or trimmed
+
+
+def _hard_wrapped(text: str, spans: list[tuple[int, int]]) -> bool:
+    """True unless the text is one paragraph per line (no sentence after the first wraps)."""
+    return len(spans) < 2 or any(_has_line_break(text, s, e) for s, e in spans[1:])
 
 
 def _has_line_break(text: str, start: int, end: int) -> bool:
@@ -172,19 +247,126 @@ def _skip_headings(text: str, start: int, end: int, *, single_breaks: bool) -> i
 
 
 def _rank(sentences: list[str]) -> list[int]:
-    """Sentence indices, best first: TextRank centrality mixed with a lead prior."""
+    """Sentence indices, best first: directed centrality mixed with a lead prior.
+
+    Centrality is PacSum's forward direction (Zheng & Lapata, 2019): a sentence's summed
+    similarity to the sentences after it. News states a fact and then elaborates, so the
+    sentence that later ones echo is the one that introduced the story; similarity to
+    earlier sentences is left out (a negative weight for it did worse on the dev set).
+    Sentences unfit to stand as a summary sentence rank after all the others.
+    """
     count = len(sentences)
     if count == 1:
         return [0]
     vectors = _tfidf([_tokens(sentence) for sentence in sentences])
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, 0.0)
-    centrality = _pagerank(similarity)
-    centrality = centrality / centrality.max()
+    similarity = np.triu(vectors @ vectors.T, k=1)
+    centrality = similarity.sum(axis=1)
+    spread = centrality.max() - centrality.min()
+    if spread > 0:
+        centrality = (centrality - centrality.min()) / spread
     prior = 0.5 ** (np.arange(count) / LEAD_HALF_LIFE)
     scores = (1.0 - LEAD_WEIGHT) * centrality + LEAD_WEIGHT * prior
+    unfit = [_unfit(sentence) for sentence in sentences]
     rounded = [round(float(score), _SCORE_DECIMALS) for score in scores]
-    return sorted(range(count), key=lambda i: (-rounded[i], i))
+    return sorted(range(count), key=lambda i: (unfit[i], -rounded[i], i))
+
+
+def _unfit(sentence: str) -> bool:
+    """True for a sentence that makes a poor summary sentence, whatever its centrality."""
+    words = word_count(sentence)
+    if not SUMMARY_MIN_WORDS <= words <= SUMMARY_MAX_WORDS:
+        return True
+    if sentence.rstrip(_CLOSING_MARKS).endswith("?") or _BOILERPLATE.search(sentence):
+        return True
+    # A bare quotation, with no attribution: who said it is part of the news.
+    return bool(_PURE_QUOTATION.match(sentence))
+
+
+def _quote_units(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int] | None]:
+    """For each sentence, the sentences (first, last) of the quotation unit it belongs to.
+
+    A sentence whose double quotes balance within itself is its own unit, (i, i). One that
+    opens a quotation closed in a later sentence, or sits inside one opened earlier, belongs
+    to the unit from the sentence with the opening mark to the one with the closing mark
+    (which holds the attribution in '"...," he said.'). None when the quotation is broken:
+    never closed, or reaching outside the sentences at hand.
+    """
+    starts = [start for start, _ in spans]
+    ends = [end for _, end in spans]
+    units: list[tuple[int, int] | None] = [(i, i) for i in range(len(spans))]
+    groups: list[tuple[int, int]] = []
+    for opening, closing, closed in _quotations(text, _hard_wrapped(text, spans)):
+        # The sentences the quotation overlaps (spans are sorted and disjoint).
+        first = bisect_right(ends, opening)
+        last = bisect_left(starts, closing) - 1
+        if first > last:
+            continue  # in a skipped heading or fragment
+        whole = closed and starts[first] <= opening and closing <= ends[last]
+        if not whole:
+            for index in range(first, last + 1):
+                units[index] = None
+        elif first < last:
+            groups.append((first, last))
+    # Quotations that share a sentence ('"A." "B. C," she said.') make one unit.
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(groups):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    for first, last in merged:
+        whole = all(units[index] is not None for index in range(first, last + 1))
+        for index in range(first, last + 1):
+            units[index] = (first, last) if whole else None
+    return units
+
+
+def _quotations(text: str, wrapped: bool) -> list[tuple[int, int, bool]]:
+    """Double-quoted stretches of `text` as (opening mark, after closing mark, closed).
+
+    Curly quotes say which way they face; a straight one opens after a space, an opening
+    bracket or dash, or at the start, and closes otherwise. News style runs a long quotation
+    over paragraphs by leaving each one open and opening the next with a fresh mark, so a
+    quotation continues across a paragraph break only into a paragraph that opens one; any
+    other unclosed quotation ends, unclosed, at its paragraph's end. A paragraph ends at a
+    blank line, or at any line break unless the text is hard-`wrapped`. A closing mark with
+    nothing open is a quotation unclosed at its other end.
+    """
+    found: list[tuple[int, int, bool]] = []
+    opened: int | None = None
+    continuing = False  # a paragraph break passed while a quotation was open
+    for match in _QUOTE_OR_BREAK.finditer(text):
+        pos = match.start()
+        mark = match.group()
+        if mark.startswith("\n"):
+            if opened is not None and (mark.count("\n") > 1 or not wrapped):
+                nxt = match.end()
+                while nxt < len(text) and text[nxt].isspace():
+                    nxt += 1
+                if nxt < len(text) and text[nxt] in '"“':
+                    continuing = True
+                else:
+                    found.append((opened, pos, False))
+                    opened = None
+            continue
+        before = text[pos - 1] if pos else " "
+        if mark == "“" or (mark == '"' and (before.isspace() or before in _BEFORE_OPENING)):
+            if opened is None:
+                opened = pos
+            elif not continuing:
+                # An opening mark inside an open quotation: one of them is stray.
+                found.append((opened, pos, False))
+                opened = pos
+            continuing = False
+        elif opened is None:
+            found.append((pos, pos + 1, False))
+        else:
+            found.append((opened, pos + 1, True))
+            opened = None
+            continuing = False
+    if opened is not None:
+        found.append((opened, len(text), False))
+    return found
 
 
 def _tokens(sentence: str) -> list[str]:
@@ -226,23 +408,3 @@ def _tfidf(documents: list[list[str]]) -> npt.NDArray[np.float64]:
     matrix *= np.log((1.0 + len(documents)) / (1.0 + frequency)) + 1.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-def _pagerank(weights: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Stationary scores of a random walk on the weighted graph, by power iteration."""
-    count = weights.shape[0]
-    out_weight = weights.sum(axis=1)
-    linked = out_weight > 0
-    transition = np.divide(
-        weights, out_weight[:, None], out=np.zeros_like(weights), where=linked[:, None]
-    )
-    scores = np.full(count, 1.0 / count)
-    for _ in range(MAX_ITERATIONS):
-        # A sentence sharing no word with any other passes its score on uniformly.
-        dangling = scores[~linked].sum()
-        updated = (1.0 - DAMPING) / count + DAMPING * (transition.T @ scores + dangling / count)
-        change = float(np.abs(updated - scores).sum())
-        scores = updated
-        if change < TOLERANCE:
-            break
-    return scores
