@@ -39,8 +39,8 @@ LEAD_WEIGHT: Final = 0.3
 # The lead prior halves every LEAD_HALF_LIFE sentences: 1, 0.79, 0.63, 0.5, ...
 LEAD_HALF_LIFE: Final = 3.0
 # A summary sentence is a statement of ordinary length: fewer words than this is usually
-# a caption or a sound bite, more a run-on list. Such sentences, questions, pure quotations
-# and boilerplate rank after every other sentence (round values; dev-set plateau 8-12, 40-50).
+# a caption or a sound bite, more a run-on list. Such sentences, questions and bare
+# quotations rank after every other sentence (round values; dev-set plateau 8-12, 40-50).
 SUMMARY_MIN_WORDS: Final = 10
 SUMMARY_MAX_WORDS: Final = 50
 # A quotation spread over several sentences is taken whole, as one unit, only when it is
@@ -127,6 +127,8 @@ def extract(text: str, length: Length = "medium", max_words: int | None = None) 
         if unit is None or unit in seen:
             continue
         seen.add(unit)
+        if any(_BOILERPLATE.search(text[slice(*ranked[i])]) for i in range(unit[0], unit[1] + 1)):
+            continue  # page furniture is never summary material, not even as a last resort
         size = unit[1] - unit[0] + 1
         if size > 1 and (
             size > QUOTE_UNIT_MAX_SENTENCES or unit_words(unit) > QUOTE_UNIT_MAX_WORDS
@@ -276,7 +278,7 @@ def _unfit(sentence: str) -> bool:
     words = word_count(sentence)
     if not SUMMARY_MIN_WORDS <= words <= SUMMARY_MAX_WORDS:
         return True
-    if sentence.rstrip(_CLOSING_MARKS).endswith("?") or _BOILERPLATE.search(sentence):
+    if sentence.rstrip(_CLOSING_MARKS).endswith("?"):
         return True
     # A bare quotation, with no attribution: who said it is part of the news.
     return bool(_PURE_QUOTATION.match(sentence))
