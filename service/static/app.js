@@ -331,13 +331,15 @@
     rows.push(["Cached", job.cached ? "yes" : "no"]);
     const input = job.input || {};
     const parts = [`${number(input.characters)} characters`];
-    if (input.tokens !== undefined) parts.push(`${number(input.tokens)} tokens`);
+    // Extractive mode reads and writes no tokens (null, and 0 generated): nothing to show.
+    const extractive = job.options && job.options.mode === "extractive";
+    if (typeof input.tokens === "number") parts.push(`${number(input.tokens)} tokens`);
     if (input.chunks !== undefined) {
       parts.push(`${number(input.chunks)} chunk${input.chunks === 1 ? "" : "s"}`);
     }
     if (input.truncated) parts.push("truncated");
     rows.push(["Input", parts.join(" · ")]);
-    if (job.output && job.output.tokens !== undefined) {
+    if (job.output && job.output.tokens !== undefined && !extractive) {
       rows.push(["Output", `${number(job.output.tokens)} tokens`]);
     }
     meta.replaceChildren();
