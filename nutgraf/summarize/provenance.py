@@ -86,9 +86,7 @@ def _article_spans(article: str) -> list[tuple[int, int]]:
     # breaks inside sentences too.
     wrapped = any(_has_line_break(article, s, e) for s, e in found[1:])
     for index, (start, end) in enumerate(found):
-        single_breaks = index == 0 and not wrapped
-        for piece_start, piece_end in _split_headings(article, start, end, single_breaks):
-            spans.append((piece_start, piece_end))
+        spans.extend(_split_headings(article, start, end, index == 0 and not wrapped))
     return spans
 
 
