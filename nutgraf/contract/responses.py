@@ -195,6 +195,10 @@ class ModelListing(ResponseModel):
     )
     description: str
     default: bool = Field(description="Whether requests without `model` use it.")
+    bundled: bool = Field(
+        description="Whether it is the small model bundled for offline use "
+        "(`smollm2-135m`): it proves the plumbing, not the quality."
+    )
 
 
 class ModelsList(ResponseModel):

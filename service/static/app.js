@@ -1,5 +1,7 @@
-// The nutgraf page: POST the article to /v1/summaries, poll the job, show the summary.
-// Plain DOM, no dependencies; every value from the API goes in as text, never as HTML.
+// The nutgraf page: POST the article to /v1/summaries, poll the job, show the summary and,
+// for each of its sentences, where the article says it.
+// Plain DOM, no dependencies; every value from the API and every character of the article
+// goes in as text, never as HTML.
 "use strict";
 
 (() => {
@@ -23,6 +25,7 @@
   const title = $("title");
   const length = $("length");
   const format = $("format");
+  const mode = $("mode");
   const apiKey = $("api-key");
   const submit = $("submit");
   const file = $("file");
@@ -32,14 +35,29 @@
   const status = $("status");
   const error = $("error");
   const summary = $("summary");
+  const summaryHint = $("summary-hint");
+  const fallback = $("fallback");
+  const modelNote = $("model-note");
+  const source = $("source");
+  const articleView = $("article");
   const checks = $("checks");
   const meta = $("meta");
   const maxChars = Number(form.dataset.maxChars) || 100000;
+  // Why the model's summary was replaced, in the words of JobChecks.fallback_reason.
+  const FALLBACK_REASONS = {
+    unsupported: "it stated names or numbers the article does not",
+    meta_talk: "it talked about the task instead of summarizing the article",
+    off_topic: "it used few of the article's words",
+    length: "it was not the length asked for",
+    empty: "it was empty",
+  };
 
   let busy = false;
   let state = "";
   let startedAt = 0;
   let ticker = 0;
+  let submitted = ""; // the article as sent: provenance offsets point into it
+  let bundled = new Set(); // names of the small bundled models, from GET /v1/models
 
   class ApiError extends Error {
     constructor(code, message, httpStatus) {
@@ -128,8 +146,11 @@
   }
 
   function clearResult() {
-    for (const node of [error, summary, checks, meta]) node.replaceChildren();
-    error.hidden = checks.hidden = meta.hidden = true;
+    for (const node of [error, fallback, summary, checks, meta, articleView]) {
+      node.replaceChildren();
+    }
+    error.hidden = fallback.hidden = checks.hidden = meta.hidden = true;
+    summaryHint.hidden = source.hidden = true;
   }
 
   function showError(code, message, httpStatus) {
@@ -143,13 +164,139 @@
   }
 
   function renderSummary(job) {
-    if (Array.isArray(job.bullets) && job.bullets.length) {
-      const list = el("ul");
-      for (const item of job.bullets) list.append(el("li", item));
-      summary.replaceChildren(list);
-    } else {
-      summary.replaceChildren(el("p", job.summary || ""));
+    const bullets = Array.isArray(job.bullets) && job.bullets.length > 0;
+    if (!Array.isArray(job.provenance) || !job.provenance.length) {
+      if (bullets) {
+        const list = el("ul");
+        for (const item of job.bullets) list.append(el("li", item));
+        summary.replaceChildren(list);
+      } else {
+        summary.replaceChildren(el("p", job.summary || ""));
+      }
+      return;
     }
+    const spans = job.provenance.map((sentence) => locate(sentence.support || []));
+    const container = el(bullets ? "ul" : "p");
+    job.provenance.forEach((sentence, index) => {
+      const item = el("span", sentence.text, "sentence");
+      item.tabIndex = 0;
+      item.dataset.index = String(index);
+      const parts = [item];
+      if (!spans[index].length) {
+        item.classList.add("unsupported");
+        const flag = el("span", "not found in the article", "flag");
+        flag.id = `flag-${index}`;
+        item.setAttribute("aria-describedby", flag.id);
+        parts.push(document.createTextNode(" "), flag);
+      }
+      for (const activate of ["mouseenter", "focus", "click"]) {
+        item.addEventListener(activate, () => highlight(item, spans[index]));
+      }
+      if (bullets) {
+        const line = el("li");
+        line.append(...parts);
+        container.append(line);
+      } else {
+        if (index) container.append(document.createTextNode(" "));
+        container.append(...parts);
+      }
+    });
+    summary.replaceChildren(container);
+    summaryHint.hidden = false;
+    articleView.replaceChildren(document.createTextNode(submitted));
+    articleView.scrollTop = 0;
+    source.hidden = false;
+  }
+
+  // --- provenance: the article's supporting spans, highlighted in its rendered copy ---
+
+  // Python counts offsets in code points, JS strings in UTF-16 units: an emoji is one of
+  // the first and two of the second. A function from the first to the second for `text`.
+  function unitIndex(text) {
+    if (!/[\uD800-\uDFFF]/.test(text)) return (index) => index;
+    const units = [0];
+    let position = 0;
+    for (const char of text) {
+      position += char.length;
+      units.push(position);
+    }
+    return (index) => units[Math.min(index, units.length - 1)];
+  }
+
+  // The spans as [start, end) in JS indexes of the submitted article. A span whose text is
+  // not at its offsets (a cached result of a copy spaced differently) is looked up by its
+  // text; one that cannot be found is left out rather than highlighting the wrong words.
+  function locate(support) {
+    const toUnit = unitIndex(submitted);
+    const found = [];
+    for (const span of support) {
+      let start = toUnit(span.start);
+      let end = toUnit(span.end);
+      if (submitted.slice(start, end) !== span.text) {
+        start = submitted.indexOf(span.text);
+        if (start < 0) continue;
+        end = start + span.text.length;
+      }
+      found.push([start, end]);
+    }
+    return found;
+  }
+
+  function clearMarks() {
+    for (const mark of articleView.querySelectorAll("mark")) mark.replaceWith(...mark.childNodes);
+    articleView.normalize(); // merge the split text nodes back, for the next offsets walk
+  }
+
+  // Wrap article characters [start, end) in <mark> elements, splitting text nodes there.
+  function mark(start, end) {
+    const walker = document.createTreeWalker(articleView, NodeFilter.SHOW_TEXT);
+    const pieces = [];
+    let offset = 0;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const from = Math.max(start - offset, 0);
+      const to = Math.min(end - offset, node.length);
+      if (from < to) pieces.push([node, from, to]);
+      offset += node.length;
+      if (offset >= end) break;
+    }
+    const marks = [];
+    for (const [node, from, to] of pieces) {
+      const middle = from > 0 ? node.splitText(from) : node;
+      if (to - from < middle.length) middle.splitText(to - from);
+      const wrapper = el("mark");
+      middle.replaceWith(wrapper);
+      wrapper.append(middle);
+      marks.push(wrapper);
+    }
+    return marks;
+  }
+
+  function highlight(item, spans) {
+    for (const other of summary.querySelectorAll(".sentence.active")) {
+      other.classList.remove("active");
+    }
+    item.classList.add("active");
+    clearMarks();
+    const marks = spans.flatMap(([start, end]) => mark(start, end));
+    if (marks.length) {
+      // Scroll the article box only, not the page: the sentence stays where the reader is.
+      // The box is positioned, so a mark's offsetTop is measured from its top.
+      articleView.scrollTop = Math.max(marks[0].offsetTop - articleView.clientHeight / 4, 0);
+    }
+  }
+
+  function renderFallback(found) {
+    if (!found || !found.fallback) return;
+    const reason = found.fallback_reason;
+    const why = FALLBACK_REASONS[reason] || (reason ? `reason: ${reason}` : "");
+    fallback.replaceChildren(
+      el(
+        "p",
+        "The model's summary failed its checks, so the article's own sentences are shown " +
+          `instead${why ? ` (${why})` : ""}.`,
+      ),
+    );
+    fallback.hidden = false;
   }
 
   function renderChecks(found) {
@@ -177,18 +324,22 @@
     const rows = [];
     const model = job.model || {};
     if (model.name) {
-      rows.push(["Model", model.revision ? `${model.name} (${model.revision})` : model.name]);
+      let line = model.revision ? `${model.name} (${model.revision})` : model.name;
+      if (bundled.has(model.name)) line += " · the small bundled model";
+      rows.push(["Model", line]);
     }
     rows.push(["Cached", job.cached ? "yes" : "no"]);
     const input = job.input || {};
     const parts = [`${number(input.characters)} characters`];
-    if (input.tokens !== undefined) parts.push(`${number(input.tokens)} tokens`);
+    // Extractive mode reads and writes no tokens (null, and 0 generated): nothing to show.
+    const extractive = job.options && job.options.mode === "extractive";
+    if (typeof input.tokens === "number") parts.push(`${number(input.tokens)} tokens`);
     if (input.chunks !== undefined) {
       parts.push(`${number(input.chunks)} chunk${input.chunks === 1 ? "" : "s"}`);
     }
     if (input.truncated) parts.push("truncated");
     rows.push(["Input", parts.join(" · ")]);
-    if (job.output && job.output.tokens !== undefined) {
+    if (job.output && job.output.tokens !== undefined && !extractive) {
       rows.push(["Output", `${number(job.output.tokens)} tokens`]);
     }
     meta.replaceChildren();
@@ -199,6 +350,7 @@
   function render(job) {
     setState(job.status);
     if (job.status === "succeeded") {
+      renderFallback(job.checks);
       renderSummary(job);
       renderChecks(job.checks);
       renderMeta(job);
@@ -292,7 +444,13 @@
     startedAt = performance.now();
     setState("sending");
     ticker = setInterval(renderStatus, 250);
-    const payload = { text: text.value, length: length.value, format: format.value };
+    submitted = text.value;
+    const payload = {
+      text: submitted,
+      length: length.value,
+      format: format.value,
+      mode: mode.value,
+    };
     if (title.value.trim()) payload.title = title.value.trim();
     try {
       const job = await call("/v1/summaries", {
@@ -314,5 +472,28 @@
     }
   });
 
+  // --- the served model: say so when it is the small bundled one ---
+
+  async function loadModels() {
+    let listing;
+    try {
+      listing = await call("/v1/models", { headers: headers() });
+    } catch (_) {
+      return; // a key may be needed first; the page works without the notice
+    }
+    const models = Array.isArray(listing.models) ? listing.models : [];
+    bundled = new Set(models.filter((m) => m.bundled).map((m) => m.name));
+    const chosen = models.find((m) => m.default);
+    modelNote.hidden = !(chosen && chosen.bundled);
+    if (chosen && chosen.bundled) {
+      modelNote.textContent =
+        `This service runs the small bundled model (${chosen.name}). Its summaries show that ` +
+        "the service works, not what a production model writes: check every sentence " +
+        "against the article, or choose extractive mode.";
+    }
+  }
+  apiKey.addEventListener("change", loadModels);
+
   updateCount();
+  loadModels();
 })();

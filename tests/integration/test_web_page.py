@@ -155,7 +155,7 @@ def test_page_and_static_files_are_served(client: FlaskClient) -> None:
         html = response.get_data(as_text=True)
     for element_id in ("text", "title", "length", "format", "api-key", "submit", "status"):
         assert f'id="{element_id}"' in html
-    for element_id in ("summary", "checks", "error", "progress"):
+    for element_id in ("summary", "checks", "error", "progress", "mode", "article", "fallback"):
         assert f'id="{element_id}"' in html
     assert "http://" not in html and "https://" not in html  # nothing from another origin
     assets = dict.fromkeys(re.findall(r'(?:src|href)="(/static/[^"]+)"', html))
@@ -186,8 +186,12 @@ def test_summary_with_progress_and_checks(
 
     _assert_states_progressed(page)
     expect(page.locator("#status")).to_have_text(re.compile(r"^succeeded · \d+ s$"))
-    shown = page.inner_text("#summary").strip()
-    assert shown and shown == job["summary"].strip()
+    if job["provenance"]:
+        shown = page.locator("#summary .sentence").all_text_contents()
+        assert shown == [sentence["text"] for sentence in job["provenance"]]
+    else:
+        shown_text = page.inner_text("#summary").strip()
+        assert shown_text and shown_text == job["summary"].strip()
     assert page.locator("#summary ul").count() == 0  # paragraph format
     expect(page.locator("#checks")).to_be_visible()
     checks_text = page.inner_text("#checks")
@@ -270,3 +274,127 @@ def test_dropping_a_text_file_fills_the_article(page: Page, base_url: str) -> No
     drop("photo.png", "not text", "image/png")
     expect(page.locator("#error")).to_contain_text("not a plain-text file")
     expect(page.locator("#text")).to_have_value("Dropped article.\nSecond line.")
+
+
+# Text before the article's first sentence: a heading the summary skips, with emoji, which
+# are one code point (a Python offset) but two UTF-16 units (a JS string index) each.
+EMOJI_HEADING = "🎉 Montenegro invited 🎉\n\n"
+MARK_OFFSETS = """() => Array.from(document.querySelectorAll("#article mark"), (mark) => {
+  const before = document.createRange();
+  before.setStart(document.getElementById("article"), 0);
+  before.setEndBefore(mark);
+  return [before.toString().length, mark.textContent];
+})"""
+MARK_IN_BOX = """() => {
+  const box = document.getElementById("article").getBoundingClientRect();
+  const mark = document.querySelector("#article mark").getBoundingClientRect();
+  return mark.top >= box.top && mark.bottom <= box.bottom;
+}"""
+
+
+def js_index(text: str, offset: int) -> int:
+    """A Python (code point) offset into `text` as a JS (UTF-16 unit) index."""
+    return len(text[:offset].encode("utf-16-le")) // 2
+
+
+def test_extractive_sentences_highlight_their_source(
+    page: Page, base_url: str, sample_article: str
+) -> None:
+    article = EMOJI_HEADING + sample_article
+    page.goto(base_url)
+    expect(page.locator("#model-note")).to_contain_text("small bundled model (smollm2-135m)")
+    page.fill("#text", article)
+    page.select_option("#mode", "extractive")
+    with page.expect_response(
+        lambda r: r.url == f"{base_url}/v1/summaries" and r.request.method == "POST"
+    ) as posted:
+        page.click("#submit")
+    assert posted.value.request.post_data_json["mode"] == "extractive"
+    job = posted.value.json()
+    assert job["status"] == "succeeded"  # extractive mode answers at once, no worker
+    expect(page.locator("#status")).to_have_attribute("data-status", "succeeded")
+    assert "small bundled model" not in page.inner_text("#meta")  # the extractive "model"
+
+    sentences = page.locator("#summary .sentence")
+    expect(sentences).to_have_count(len(job["provenance"]))
+    assert page.locator("#article").text_content() == article
+    assert page.locator("#summary .flag").count() == 0
+    for index, sentence in enumerate(job["provenance"]):
+        [span] = sentence["support"]
+        # Hover with the mouse and focus with the keyboard both highlight.
+        if index % 2:
+            sentences.nth(index).focus()
+        else:
+            sentences.nth(index).hover()
+        expect(sentences.nth(index)).to_have_class(re.compile(r"\bactive\b"))
+        expect(page.locator("#article mark")).to_have_count(1)
+        marks = page.evaluate(MARK_OFFSETS)
+        assert marks == [[js_index(article, span["start"]), span["text"]]]
+        assert page.evaluate(MARK_IN_BOX), "the highlight is scrolled into the article box"
+    # Highlighting never alters the article's text.
+    assert page.locator("#article").text_content() == article
+
+
+def test_unsupported_sentences_and_fallback_are_said_plainly(page: Page, base_url: str) -> None:
+    # The same sentence twice: the highlight must be at the offsets, not the first match.
+    article = (
+        "😀 Bridge news 😀\n\n"
+        "The mayor opened the bridge. Crowds cheered. The mayor opened the bridge."
+    )
+    start = article.rindex("The mayor")
+    stated = "The mayor opened the bridge."
+    job = {
+        "id": "j-fake",
+        "status": "succeeded",
+        "summary": f"{stated} Aliens landed on it.",
+        "bullets": None,
+        "sentences": None,
+        "checks": {
+            "unsupported": [],
+            "regenerated": False,
+            "fallback": True,
+            "fallback_reason": "unsupported",
+        },
+        "provenance": [
+            {
+                "text": stated,
+                "support": [{"text": stated, "start": start, "end": start + len(stated)}],
+            },
+            {"text": "Aliens landed on it.", "support": []},
+        ],
+        "model": {"name": "extractive", "revision": "textrank-lead-1"},
+        "options": {"length": "short", "mode": "abstractive"},
+        "cached": False,
+        "created_at": "2025-01-01T00:00:00Z",
+        "completed_at": "2025-01-01T00:00:01Z",
+        "input": {"characters": len(article), "tokens": None, "chunks": 1, "truncated": False},
+        "output": None,
+        "error": None,
+        "callback": None,
+    }
+    page.route(
+        f"{base_url}/v1/summaries",
+        lambda route: route.fulfill(status=201, json=job),
+    )
+    page.goto(base_url)
+    page.fill("#text", article)
+    page.click("#submit")
+    expect(page.locator("#status")).to_have_attribute("data-status", "succeeded")
+
+    fallback = page.locator("#fallback")
+    expect(fallback).to_be_visible()
+    expect(fallback).to_contain_text("The model's summary failed its checks")
+    expect(fallback).to_contain_text("names or numbers the article does not")
+    sentences = page.locator("#summary .sentence")
+    expect(sentences).to_have_count(2)
+    expect(page.locator("#summary .flag")).to_have_count(1)
+    expect(page.locator("#summary .flag")).to_have_text("not found in the article")
+    expect(sentences.nth(1)).to_have_class(re.compile(r"\bunsupported\b"))
+    expect(sentences.nth(0)).not_to_have_class(re.compile(r"\bunsupported\b"))
+
+    sentences.nth(0).click()  # a tap
+    expect(page.locator("#article mark")).to_have_count(1)
+    assert page.evaluate(MARK_OFFSETS) == [[js_index(article, start), stated]]
+    sentences.nth(1).focus()
+    expect(page.locator("#article mark")).to_have_count(0)
+    assert page.locator("#article").text_content() == article

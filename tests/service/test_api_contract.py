@@ -91,6 +91,7 @@ def test_models_lists_the_served_presets(client: FlaskClient, settings: Settings
     names = [m["name"] for m in body["models"]]
     assert names == ["smollm2-135m"]
     assert body["models"][0]["default"] is True
+    assert body["models"][0]["bundled"] is True  # the web page warns about it
     assert body["models"][0]["revision"]
 
 
