@@ -130,7 +130,10 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=["abstractive", "extractive"])
     parser.add_argument("--max-words", type=int, help="a hard cap on each summary's words")
     parser.add_argument(
-        "--strict", action="store_true", default=None, help="regenerate unfaithful summaries once"
+        "--strict",
+        action="store_true",
+        default=None,
+        help="fall back to extractive unless every sentence is found in the article",
     )
     parser.add_argument(
         "--truncate", action="store_true", default=None, help="cut articles over the window"

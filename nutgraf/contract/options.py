@@ -42,7 +42,7 @@ OPTION_DESCRIPTIONS: Final = {
     "format": "paragraph, or bullets.",
     "mode": "abstractive (model) or extractive.",
     "max_words": "Word cap.",
-    "strict": "Regenerate once if unsupported.",
+    "strict": "Every sentence found in the article.",
     "truncate": "Cut long articles, not chunk.",
 }
 

@@ -52,8 +52,12 @@ class InputRead(ResponseModel):
 
     characters: int
     tokens: int | None = Field(description="Model tokens read; null in extractive mode.")
-    chunks: int = Field(description="Chunks the article was split into (1: none).")
+    chunks: int = Field(description="Passes the article was read in (always 1 now).")
     truncated: bool = Field(description="Whether the article was cut to the model's window.")
+    selected: bool = Field(
+        description="Whether the article was longer than the model's window and the model "
+        "read its most salient sentences, in article order."
+    )
 
 
 class InputReceived(ResponseModel):
@@ -82,7 +86,8 @@ class JobChecks(ResponseModel):
     fallback_reason: str | None = Field(
         description="Why the model's summary was replaced: `unsupported` (names or numbers "
         "the article lacks), `meta_talk`, `off_topic` (few of the article's words), "
-        "`length`, `empty`; null without a fallback."
+        "`length`, `empty`, `unsupported_sentence` (strict: a sentence no article "
+        "sentence supports); null without a fallback."
     )
 
 

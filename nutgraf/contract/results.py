@@ -14,6 +14,7 @@ class InputStats(BaseModel):
     tokens: int | None = Field(description="Model tokens read; null in extractive mode.")
     chunks: int = 1
     truncated: bool = False
+    selected: bool = False
 
 
 class Span(BaseModel):

@@ -86,8 +86,10 @@ class Backend(ABC):
         max_new_tokens: int,
         min_new_tokens: int = 0,
         beam_search: bool = False,
+        sources: list[str] | None = None,
     ) -> list[Generation]:
-        """One batched generate() over rendered prompts: greedy, or beam search; in order."""
+        """One batched generate() over rendered prompts: greedy, or beam search; in order.
+        With `sources` (one per prompt), each answer is grounded in its source's words."""
         import torch
 
         # Sorting by length keeps padding, and so wasted compute, small inside the batch.
@@ -96,6 +98,22 @@ class Backend(ABC):
         options = self._generate_options(encoded, max_new_tokens, min_new_tokens, beam_search)
         if beam_search:
             options.update(BEAM_SEARCH)
+        if sources is not None:
+            from transformers import LogitsProcessorList
+
+            from nutgraf.models.grounding import GroundedDecoding
+
+            # Its own no-repeat rule reads the answer alone; transformers' rules read the
+            # prompt too and would punish copying the article.
+            options.pop("repetition_penalty", None)
+            options.pop("no_repeat_ngram_size", None)
+            grounded = GroundedDecoding(
+                self.tokenizer,
+                [sources[i] for i in order],
+                self._answer_start(encoded),
+                options.get("num_beams", 1),
+            )
+            options["logits_processor"] = LogitsProcessorList([grounded])
         with torch.inference_mode():
             output = self.loaded.model.generate(**encoded, **options)
         answers, new_tokens = self._answers(output, encoded)
@@ -115,6 +133,10 @@ class Backend(ABC):
         self, encoded: Any, max_new_tokens: int, min_new_tokens: int, beam_search: bool
     ) -> dict[str, Any]:
         """generate()'s keyword arguments for this family (beam settings are added after)."""
+
+    @abstractmethod
+    def _answer_start(self, encoded: Any) -> int:
+        """The column of generate()'s running ids where the answer begins."""
 
     @abstractmethod
     def _answers(self, output: Any, encoded: Any) -> tuple[Any, Any]:

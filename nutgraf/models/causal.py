@@ -64,6 +64,10 @@ class CausalBackend(Backend):
                 options["cache"] = cache
         return options
 
+    def _answer_start(self, encoded: Any) -> int:
+        # The running ids are the (left-padded) prompt, then the answer.
+        return int(encoded["input_ids"].shape[1])
+
     def _answers(self, output: Any, encoded: Any) -> tuple[Any, Any]:
         # The output repeats the prompt; only what follows it is the answer.
         answer = output[:, encoded["input_ids"].shape[1] :]

@@ -50,6 +50,10 @@ class Seq2SeqBackend(Backend):
             "min_new_tokens": min(min_new_tokens, max_new),
         }
 
+    def _answer_start(self, encoded: Any) -> int:
+        # The running ids are the decoder's: its start token, then the answer.
+        return 1
+
     def _answers(self, output: Any, encoded: Any) -> tuple[Any, Any]:
         # The output starts with the decoder start token, which was not generated.
         return output, output[:, 1:]

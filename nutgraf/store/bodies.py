@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nutgraf.contract import Checks
+from nutgraf.contract import Checks, InputStats
 
 
 def callback_body(raw: dict[str, str]) -> dict[str, Any] | None:
@@ -38,7 +38,9 @@ def public_body(raw: dict[str, str]) -> dict[str, Any]:
         "cached": raw.get("cached") == "1",
         "created_at": raw["created_at"],
         "completed_at": raw.get("completed_at") or None,
-        "input": result.get("input") or json.loads(raw.get("input") or "null"),
+        "input": InputStats.model_validate(result["input"]).model_dump()
+        if "input" in result
+        else json.loads(raw.get("input") or "null"),
         "output": {"tokens": result["generated_tokens"]} if "generated_tokens" in result else None,
         "error": json.loads(raw["error"]) if raw.get("error") else None,
         "callback": callback_body(raw),

@@ -11,7 +11,7 @@ SYSTEM_PROMPT = (
     "You are a news editor. You write accurate, neutral summaries of news articles. "
     "Use only facts stated in the article."
 )
-# Said on the second try of a strict job, after the first summary stated unsupported facts.
+# Said on the second try, after the first summary failed a check.
 SAFE_INSTRUCTION = "Copy every name and number exactly as the article writes it; add none."
 # What an editor means by each length, said to instruction-tuned models. Small models
 # undershoot counts, so they are asked for the top of each range; extras are trimmed.
@@ -32,15 +32,7 @@ BULLET_INSTRUCTIONS: dict[Length, str] = {
 def prompt(p: Pass, body: str) -> Prompt:
     """The pass's request with `body` (its text, already fitted to the budget)."""
     how = (BULLET_INSTRUCTIONS if p.format == "bullets" else LENGTH_INSTRUCTIONS)[p.length]
-    if p.partials:
-        # Said outright, or small models summarize only the first part they read.
-        instruction = (
-            "Below are summaries of the consecutive parts of one long news article, in "
-            f"order. Summarize the whole article {how}, covering the first, middle and "
-            "last parts."
-        )
-    else:
-        instruction = f"Summarize this news article {how}."
+    instruction = f"Summarize this news article {how}."
     if p.safe:
         instruction += " " + SAFE_INSTRUCTION
     title = f"Title: {p.title.strip()}\n\n" if p.title else ""

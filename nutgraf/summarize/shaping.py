@@ -9,6 +9,7 @@ from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Format, Summar
 from nutgraf.text import clean_summary, is_complete_sentence, sentences, word_count
 
 _BULLET_MARK = re.compile(r"^\s*(?:[-*•·–]|\d+[.)])\s+")
+_INLINE_NUMBER = re.compile(r"(?<=[.!?])\s+\d{1,2}[.)]\s+(?=[A-Z\"“])")
 
 
 def shape_summary(raw: str, options: SummaryOptions) -> list[str]:
@@ -21,7 +22,10 @@ def shape_summary(raw: str, options: SummaryOptions) -> list[str]:
         complete = [item for item in items if is_complete_sentence(item)]
         units = [clean_summary(item) for item in (complete or items[:1])]
     else:
-        units = sentences(clean_summary(raw))
+        # A paragraph holds no list: markers at line starts ("1.", "-") and numbering
+        # between sentences ("... fell. 2. The ...") go.
+        lines = (_BULLET_MARK.sub("", line) for line in raw.splitlines())
+        units = sentences(clean_summary(_INLINE_NUMBER.sub(" ", "\n".join(lines))))
     unique: list[str] = []
     for unit in units:
         if unit and unit.lower() not in (u.lower() for u in unique):

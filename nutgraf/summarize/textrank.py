@@ -410,3 +410,15 @@ def _tfidf(documents: list[list[str]]) -> npt.NDArray[np.float64]:
     matrix *= np.log((1.0 + len(documents)) / (1.0 + frequency)) + 1.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def ranked_sentences(text: str) -> list[Span]:
+    """Every candidate sentence of the article, best first, page furniture left out (what
+    the model reads of an article longer than its window)."""
+    spans = _candidates(text)[:MAX_RANKED_SENTENCES]
+    if not spans:
+        return []
+    order = _distinct(text, spans, _rank([text[start:end] for start, end in spans]))
+    return [
+        _span(text, *spans[i]) for i in order if not _BOILERPLATE.search(text[slice(*spans[i])])
+    ]

@@ -52,3 +52,16 @@ def test_degenerate_output_is_detected() -> None:
     assert is_degenerate(looping)
     assert not is_degenerate(RAW)
     assert not is_degenerate("Too short to judge.")
+
+
+def test_a_paragraph_holds_no_list_numbering() -> None:
+    raw = "1. Storms flooded two towns. 2. Residents fled to higher ground.\n3. Roads closed."
+    units = shape_summary(raw, SummaryOptions(length="medium"))
+    assert units == [
+        "Storms flooded two towns.",
+        "Residents fled to higher ground.",
+        "Roads closed.",
+    ]
+    # A number that is the news stays: "fell 2. percent" is not a list, nor is "in 2024."
+    kept = shape_summary("Prices rose in 2024. Sales fell.", SummaryOptions(length="short"))
+    assert kept == ["Prices rose in 2024.", "Sales fell."]

@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 
 from nutgraf import models
-from nutgraf.contract import SummaryOptions
+from nutgraf.contract import SENTENCE_RANGES, SummaryOptions
 from nutgraf.models import ModelSpec
-from nutgraf.summarize import TOKEN_BUDGETS, Article, Summarizer, SummarizerCache
+from nutgraf.summarize import (
+    TOKEN_BUDGETS,
+    Article,
+    Summarizer,
+    SummarizerCache,
+    summarize_extractive,
+)
 
 # The tiny model's decoder has 128 positions too, so keep summaries short (headline: 40
 # new tokens at most, short: 80); longer budgets would run past its position table.
@@ -87,9 +93,10 @@ def test_summarize_batch_keeps_order_and_stats(summarizer: Summarizer) -> None:
         assert result.summary.strip()
         assert result.input.characters == len(article.text)
         assert result.input.tokens == body_tokens(summarizer, article.text) > 0
-        # Only a text over the window (128 minus BART's two special tokens) is chunked.
+        # Only a text over the window (128 minus BART's two special tokens) is read as its
+        # best sentences; every article is read in one pass.
         fits = body_tokens(summarizer, article.text) <= 126
-        assert (result.input.chunks == 1) if fits else (result.input.chunks >= 2)
+        assert result.input.selected is not fits and result.input.chunks == 1
         assert result.generated_tokens > 0
 
 
@@ -97,12 +104,9 @@ def test_summarize_batch_of_nothing(summarizer: Summarizer) -> None:
     assert summarizer.summarize_batch([]) == []
 
 
-def test_long_article_is_chunked_map_reduce(summarizer: Summarizer) -> None:
-    # Random weights write partials that re-encode longer than they decode, so the reduce
-    # step may stall and then honestly reports truncation; the bundled-model test in
-    # tests/integration/test_quality.py checks a long article ends untruncated.
+def test_long_article_is_read_as_its_most_salient_sentences(summarizer: Summarizer) -> None:
     result = summarizer.summarize(Article(LONG_TEXT, options=HEADLINE))
-    assert result.input.chunks >= 2
+    assert result.input.selected is True and result.input.truncated is False
     assert result.input.tokens > 128
     assert result.input.characters == len(LONG_TEXT)
     assert result.summary.strip()
@@ -111,8 +115,7 @@ def test_long_article_is_chunked_map_reduce(summarizer: Summarizer) -> None:
 def test_long_article_with_truncate_is_cut(summarizer: Summarizer) -> None:
     options = SummaryOptions(length="headline", truncate=True)
     result = summarizer.summarize(Article(LONG_TEXT, options=options))
-    assert result.input.truncated is True
-    assert result.input.chunks == 1
+    assert result.input.truncated is True and result.input.selected is False
     assert result.input.tokens > 128
     assert result.input.characters == len(LONG_TEXT)
     assert result.summary.strip()
@@ -172,3 +175,24 @@ def test_bfloat16_weights_summarize_on_the_cpu(spec: ModelSpec, tmp_path: Path) 
     assert summarizer.loaded.model.dtype == torch.bfloat16
     result = summarizer.summarize(Article(MEDIUM_TEXT, options=SHORT))
     assert result.summary.strip() and result.generated_tokens > 0
+
+
+@pytest.mark.parametrize("options", [HEADLINE, SHORT, SummaryOptions(length="medium")])
+def test_a_summary_that_fails_its_checks_is_the_flagged_extractive_one(
+    summarizer: Summarizer, options: SummaryOptions
+) -> None:
+    # Random weights write word salad: whatever passes the checks is kept, the rest is
+    # replaced by the article's own sentences, and the job says so.
+    article = Article(MEDIUM_TEXT, options=options)
+    result = summarizer.summarize(article)
+    extractive = summarize_extractive(article)
+    if result.checks.fallback:
+        assert result.checks.fallback_reason
+        assert result.summary == extractive.summary and result.sentences
+        assert result.provenance == extractive.provenance
+        assert result.checks.regenerated  # retried once before falling back
+    else:
+        assert result.checks.fallback_reason is None and not result.checks.unsupported
+        low, high = SENTENCE_RANGES[options.length]
+        assert low <= len(result.provenance or []) <= high
+    assert result.generated_tokens > 0 and result.input.tokens
