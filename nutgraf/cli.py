@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("data", help="JSONL: one {text, summary[, title, id]} per line")
     evaluate.add_argument("--model", help="preset, HF id or path (default NUTGRAF_MODEL)")
     evaluate.add_argument(
-        "--length", default="medium", choices=["headline", "short", "medium", "long"]
+        "--length",
+        default="medium",
+        choices=["headline", "short", "medium", "long", "all"],
+        help="the length to score, or all four in turn (one table each)",
     )
     evaluate.add_argument("--format", default="paragraph", choices=["paragraph", "bullets"])
     evaluate.add_argument("--mode", default="abstractive", choices=["abstractive", "extractive"])

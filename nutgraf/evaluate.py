@@ -18,9 +18,12 @@ from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions
 from nutgraf.settings import Settings
 from nutgraf.summarize import Article
 from nutgraf.summarize.textrank import lead
+from nutgraf.summarize.verify import article_word_share, meta_talk
 from nutgraf.text import is_complete_sentence, sentences, word_count
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
+# "Made mostly of the article's words": at least this share of its content words.
+MOSTLY = 0.5
 # Markers a bullet list may carry when only the summary string is at hand.
 _BULLET_MARKERS = "-*•–—"
 
@@ -58,6 +61,10 @@ class EvalReport:
     within_length_pct: float
     unsupported_pct: float
     unsupported_per_summary: float
+    fallback_pct: float  # the model's summary failed its checks: the extractive one stands
+    article_words_pct: float  # at least half of the summary's content words are the article's
+    meta_talk_pct: float
+    truncated_pct: float  # articles cut to the window (truncate asked, or one huge sentence)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form with the same figures as the table."""
@@ -220,6 +227,22 @@ def aggregate(
         within_length_pct=_pct(sum(within_length(r, options) for r in results), count),
         unsupported_pct=_pct(sum(n > 0 for n in unsupported), count),
         unsupported_per_summary=sum(unsupported) / count,
+        fallback_pct=_pct(sum(r.checks.fallback for r in results), count),
+        article_words_pct=_pct(
+            sum(
+                article_word_share(r.summary, f"{rec.title or ''}\n{rec.text}") >= MOSTLY
+                for r, rec in zip(results, records, strict=True)
+            ),
+            count,
+        ),
+        meta_talk_pct=_pct(
+            sum(
+                meta_talk(r.summary, f"{rec.title or ''}\n{rec.text}")
+                for r, rec in zip(results, records, strict=True)
+            ),
+            count,
+        ),
+        truncated_pct=_pct(sum(r.input.truncated for r in results), count),
     )
 
 
@@ -248,6 +271,10 @@ def format_table(report: EvalReport, system: str, options: SummaryOptions) -> st
         ("within requested length", f"{report.within_length_pct:.1f}%", ""),
         ("with unsupported items", f"{report.unsupported_pct:.1f}%", ""),
         ("unsupported items / summary", f"{report.unsupported_per_summary:.2f}", ""),
+        ("mostly the article's words", f"{report.article_words_pct:.1f}%", ""),
+        ("talk about the article", f"{report.meta_talk_pct:.1f}%", ""),
+        ("articles truncated", f"{report.truncated_pct:.1f}%", ""),
+        ("fell back to extractive", f"{report.fallback_pct:.1f}%", ""),
     ]
     left = max(len(row[0]) for row in rows)
     middle = max(len(row[1]) for row in rows)
@@ -266,10 +293,14 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             print(f"nutgraf: eval: {flag} must be at least 1", file=sys.stderr)
             return 2
+    lengths = list(SENTENCE_RANGES) if args.length == "all" else [args.length]
     try:
-        options = SummaryOptions(
-            length=args.length, format=args.format, mode=args.mode, max_words=args.max_words
-        )
+        runs = [
+            SummaryOptions(
+                length=length, format=args.format, mode=args.mode, max_words=args.max_words
+            )
+            for length in lengths
+        ]
     except ValidationError as exc:
         error = exc.errors()[0]
         flag = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
@@ -285,7 +316,7 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"nutgraf: eval: {exc}", file=sys.stderr)
         return 2
     summarize: Summarize
-    if options.mode == "extractive":
+    if args.mode == "extractive":
         from nutgraf.summarize import summarize_extractive
 
         if args.model:
@@ -307,15 +338,21 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         system = summarizer.spec.name
         summarize = summarizer.summarize_batch
-    with tqdm(total=len(records), desc="eval", unit="article", file=sys.stderr) as bar:
-        report = evaluate(records, summarize, options, args.batch_size, bar.update)
-    print(format_table(report, system, options))
+    payloads = []
+    for number, options in enumerate(runs):
+        with tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr) as bar:
+            report = evaluate(records, summarize, options, args.batch_size, bar.update)
+        print(("\n" if number else "") + format_table(report, system, options), flush=True)
+        payloads.append(
+            {
+                "data": str(args.data),
+                "system": system,
+                "options": options.model_dump(mode="json"),
+                **report.to_json(),
+            }
+        )
     if args.json:
-        payload = {
-            "data": str(args.data),
-            "system": system,
-            "options": options.model_dump(mode="json"),
-            **report.to_json(),
-        }
+        # One report as before; with --length all, one per length in a list.
+        payload = payloads[0] if len(payloads) == 1 else payloads
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0

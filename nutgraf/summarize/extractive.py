@@ -5,6 +5,7 @@ from __future__ import annotations
 from nutgraf.contract import Checks, InputStats, SentenceSupport, SummaryResult
 from nutgraf.summarize.article import Article
 from nutgraf.summarize.shaping import join_units
+from nutgraf.text import is_complete_sentence
 
 
 def summarize_extractive(article: Article) -> SummaryResult:
@@ -14,7 +15,11 @@ def summarize_extractive(article: Article) -> SummaryResult:
 
     options = article.options
     spans = extract(article.text, options.length, options.max_words)
-    texts = [span.text for span in spans]
+    # A headline may be a sentence's opening clause: closed with a full stop.
+    texts = [
+        span.text if is_complete_sentence(span.text) else span.text.rstrip(",;:-—– ") + "."
+        for span in spans
+    ]
     bullets = texts if options.format == "bullets" else None
     return SummaryResult(
         summary=join_units(texts, options.format),
@@ -23,5 +28,8 @@ def summarize_extractive(article: Article) -> SummaryResult:
         input=InputStats(characters=len(article.text), tokens=None, chunks=1),
         checks=Checks(),
         # Each sentence is the article's own: it is its support.
-        provenance=[SentenceSupport(text=span.text, support=[span]) for span in spans],
+        provenance=[
+            SentenceSupport(text=sentence, support=[span])
+            for sentence, span in zip(texts, spans, strict=True)
+        ],
     )

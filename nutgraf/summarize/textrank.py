@@ -147,7 +147,13 @@ def extract(text: str, length: Length = "medium", max_words: int | None = None) 
         single = [unit for unit in usable if unit[0] == unit[1]] or usable[:1]
         best = single[0]
         fits = (unit for unit in single[:HEADLINE_CANDIDATES] if unit_words(unit) <= limit)
-        chosen = [next(fits, best)]
+        unit = next(fits, best)
+        start, end = ranked[unit[0]][0], ranked[unit[1]][1]
+        if unit_words(unit) > limit:
+            # Still too long for a headline: its opening clause, which is the article's
+            # own words (extractive.py closes it with a full stop).
+            end = _clause_end(text, start, end, limit)
+        return [_span(text, start, end)]
     else:
         wanted = SENTENCES_PER_LENGTH[length]
         most = SENTENCE_RANGES[length][1]
@@ -166,6 +172,25 @@ def extract(text: str, length: Length = "medium", max_words: int | None = None) 
             if sentences >= wanted:
                 break
     return [_span(text, ranked[first][0], ranked[last][1]) for first, last in sorted(chosen)]
+
+
+def _clause_end(text: str, start: int, end: int, limit: int) -> int:
+    """End of the longest opening clause of text[start:end] within `limit` words: at the last
+    comma, semicolon or dash before the limit, else at the limit's word."""
+    words = list(re.finditer(r"\S+", text[start:end]))[:limit]
+    cut = start + words[-1].end()
+    if not words:
+        return end
+    # The cut falls before the mark, and before any space ahead of a free-standing dash.
+    breaks = [
+        start + (w.end() - 1 if w.group().endswith((",", ";", ":")) else w.start())
+        for w in words[MIN_WORDS - 1 :]
+        if w.group().endswith((",", ";", ":")) or w.group() in ("-", "—", "–")
+    ]
+    cut = breaks[-1] if breaks else cut
+    while cut > start and text[cut - 1].isspace():
+        cut -= 1
+    return cut
 
 
 def lead(text: str, n: int = 3) -> list[Span]:

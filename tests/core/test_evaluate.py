@@ -249,7 +249,7 @@ def test_aggregate_figures() -> None:
     assert report.lead3_rougeLsum == pytest.approx(baseline["rougeLsum"])
     table = format_table(report, "my-model", MEDIUM)
     assert "my-model" in table and "75.0%" in table and "0.75" in table
-    assert len(table.splitlines()) == 10
+    assert len(table.splitlines()) == 14
 
 
 def test_evaluate_batches_and_reports_progress() -> None:

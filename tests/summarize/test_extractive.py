@@ -8,7 +8,8 @@ from typing import cast
 
 import pytest
 
-from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
+from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span, SummaryOptions
+from nutgraf.summarize import Article, summarize_extractive
 from nutgraf.summarize.textrank import SENTENCES_PER_LENGTH, extract, lead
 from nutgraf.text import split_sentences, word_count
 
@@ -57,10 +58,15 @@ def test_article_offsets_are_exact_sentences(length: Length) -> None:
     spans = extract(ARTICLE, length)
     assert len(spans) == SENTENCES_PER_LENGTH[length]
     assert_exact(ARTICLE, spans)
-    # Whole sentences, or a whole quotation of consecutive sentences taken as one span.
+    # Whole sentences, or a whole quotation of consecutive sentences taken as one span; a
+    # headline may end early, at a clause (words within the headline cap).
     starts = {start for start, _ in split_sentences(ARTICLE)}
     ends = {end for _, end in split_sentences(ARTICLE)}
-    assert all(span.start in starts and span.end in ends for span in spans)
+    assert all(span.start in starts for span in spans)
+    assert all(
+        span.end in ends or (length == "headline" and word_count(span.text) <= HEADLINE_MAX_WORDS)
+        for span in spans
+    )
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -109,12 +115,12 @@ def test_headline_prefers_a_short_sentence() -> None:
     assert lead(text, 1)[0].text == first
 
 
-def test_headline_falls_back_to_the_best_long_sentence() -> None:
+def test_headline_falls_back_to_the_opening_of_the_best_long_sentence() -> None:
     long_words = " ".join(["word"] * HEADLINE_MAX_WORDS)
     text = f"The flood hit the valley and {long_words}. The flood hit the town and {long_words}."
     (span,) = extract(text, "headline")
     assert span.text.startswith("The flood hit the valley")
-    assert word_count(span.text) > HEADLINE_MAX_WORDS
+    assert word_count(span.text) == HEADLINE_MAX_WORDS  # no clause break: cut at the cap
 
 
 @pytest.mark.parametrize("max_words", [5, 30, 60, 100, 1000])
@@ -454,3 +460,22 @@ def test_ranking_is_deterministic_across_calls_and_ties() -> None:
     twin = "The valley river flooded the town and rescue teams evacuated the valley homes."
     (span,) = extract(f"{twin} {twin}", "headline")
     assert span.start == 0
+
+
+def test_a_headline_too_long_for_one_is_its_opening_clause() -> None:
+    text = (
+        "Flood waters forced two thousand residents of the riverside town of Riverton from "
+        "their homes on Monday, after three days of heavy rain swelled the river past its "
+        "banks and over the old flood defences. "
+        "Officials said on Tuesday that the water would fall by the end of the week, once the "
+        "rain stopped, and that the residents could go home by the weekend at the latest."
+    )
+    (span,) = extract(text, "headline")
+    assert span.text == text[span.start : span.end]
+    assert span.text == (
+        "Flood waters forced two thousand residents of the riverside town of Riverton from "
+        "their homes on Monday"
+    )
+    result = summarize_extractive(Article(text, options=SummaryOptions(length="headline")))
+    assert result.summary == span.text + "."
+    assert result.provenance is not None and result.provenance[0].support == [span]
