@@ -68,6 +68,8 @@ class SummarizerCache:
                 self._errors[spec.name] = message.splitlines()[0]
                 raise models.ModelUnavailable(self._errors[spec.name]) from exc
             self._errors.pop(spec.name, None)
+            backend = models.backend_for(loaded, self.max_input_tokens)
+            # The window the summarizer reads: the model's, or NUTGRAF_MAX_INPUT_TOKENS.
             log.info(
                 "loaded %s (%s, %s) on %s in %.1fs, input window %d tokens",
                 spec.name,
@@ -75,9 +77,8 @@ class SummarizerCache:
                 spec.revision,
                 loaded.device,
                 loaded.load_seconds,
-                loaded.max_input_tokens,
+                backend.window,
             )
-            backend = models.backend_for(loaded, self.max_input_tokens)
             summarizer = Summarizer(backend, self.batch_tokens)
             self._summarizers[key] = summarizer
             if self.on_load is not None:
