@@ -55,8 +55,9 @@ class InputRead(ResponseModel):
     chunks: int = Field(description="Passes the article was read in (always 1 now).")
     truncated: bool = Field(description="Whether the article was cut to the model's window.")
     selected: bool = Field(
+        default=False,
         description="Whether the article was longer than the model's window and the model "
-        "read its most salient sentences, in article order."
+        "read its most salient sentences, in article order.",
     )
 
 
@@ -79,15 +80,18 @@ class JobChecks(ResponseModel):
         description="Numbers and named entities the summary states and the article lacks."
     )
     regenerated: bool = Field(description="Whether the summary was generated a second time.")
+    # Defaults for the fields added after v1 shipped: a client reads an older server's jobs.
     fallback: bool = Field(
+        default=False,
         description="Whether the model's summary failed its checks and the extractive summary "
-        "of the same length replaced it."
+        "of the same length replaced it.",
     )
     fallback_reason: str | None = Field(
+        default=None,
         description="Why the model's summary was replaced: `unsupported` (names or numbers "
         "the article lacks), `meta_talk`, `off_topic` (few of the article's words), "
         "`length`, `empty`, `unsupported_sentence` (strict: a sentence no article "
-        "sentence supports); null without a fallback."
+        "sentence supports); null without a fallback.",
     )
 
 
@@ -128,8 +132,9 @@ class JobBody(ResponseModel):
     )
     checks: JobChecks | None
     provenance: list[SentenceSupport] | None = Field(
+        default=None,
         description="Each summary sentence with the article spans that support it; an "
-        "empty `support` means no article sentence does."
+        "empty `support` means no article sentence does.",
     )
     model: ModelInfo | None = Field(
         description="The model; null only for a batch item refused before it could run."
