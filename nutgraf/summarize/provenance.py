@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Final
 
 from nutgraf.contract import SentenceSupport, Span
+from nutgraf.summarize.textrank import STOPWORDS, has_line_break
 from nutgraf.text import is_complete_sentence, split_sentences
 
 # At most this many article sentences support one summary sentence: a summary sentence fuses
@@ -41,18 +42,6 @@ _CONTINUATION = (":", ",", ";", "-", "—", "–", "(")
 # sides is all a lexical match needs.
 _SUFFIXES = ("ing", "ed", "es", "s", "e")
 _MIN_STEM = 3
-_STOPWORD_LIST: Final = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves one may might must shall us per via
-    said says say saying told tells according added adds
-"""
-_STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
 
 
 def support_for(units: list[str], article: str, title: str | None = None) -> list[SentenceSupport]:
@@ -84,7 +73,7 @@ def _article_spans(article: str) -> list[tuple[int, int]]:
     found = split_sentences(article)
     # A short first line is a title only where lines are paragraphs; hard-wrapped text
     # breaks inside sentences too.
-    wrapped = any(_has_line_break(article, s, e) for s, e in found[1:])
+    wrapped = any(has_line_break(article, s, e) for s, e in found[1:])
     for index, (start, end) in enumerate(found):
         spans.extend(_split_headings(article, start, end, index == 0 and not wrapped))
     return spans
@@ -170,18 +159,13 @@ def _term(word: str) -> str | None:
     word = _POSSESSIVE.sub("", word.lower())
     if any(ch.isdigit() for ch in word):
         return word.replace(",", "")
-    if word in _STOPWORDS or len(word) < 2:
+    if word in STOPWORDS or len(word) < 2:
         return None
     if len(word) > _MIN_STEM + 1 and not word.endswith("ss"):
         for suffix in _SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
                 return word[: -len(suffix)]
     return word
-
-
-def _has_line_break(text: str, start: int, end: int) -> bool:
-    """True when the span holds a line break that is not a paragraph break."""
-    return "\n" in _PARAGRAPH_BREAK.sub(" ", text[start:end])
 
 
 def _split_headings(text: str, start: int, end: int, single_breaks: bool) -> list[tuple[int, int]]:

@@ -100,7 +100,7 @@ _STOPWORD_LIST: Final = """
     would you your yours yourself yourselves one may might must shall us per via
     said says say saying told tells according added adds
 """
-_STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
+STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
 
 
 def extract(text: str, length: Length = "medium", max_words: int | None = None) -> list[Span]:
@@ -239,10 +239,10 @@ def _candidates(text: str) -> list[tuple[int, int]]:
 
 def _hard_wrapped(text: str, spans: list[tuple[int, int]]) -> bool:
     """True unless the text is one paragraph per line (no sentence after the first wraps)."""
-    return len(spans) < 2 or any(_has_line_break(text, s, e) for s, e in spans[1:])
+    return len(spans) < 2 or any(has_line_break(text, s, e) for s, e in spans[1:])
 
 
-def _has_line_break(text: str, start: int, end: int) -> bool:
+def has_line_break(text: str, start: int, end: int) -> bool:
     """True when the span holds a line break that is not a paragraph break."""
     return "\n" in _PARAGRAPH_BREAK.sub(" ", text[start:end])
 
@@ -401,7 +401,7 @@ def _tokens(sentence: str) -> list[str]:
     tokens: list[str] = []
     for word in _WORD.findall(sentence.lower()):
         word = _POSSESSIVE.sub("", word)
-        if word in _STOPWORDS or (len(word) < 2 and not word.isdigit()):
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
         # A crude plural fold: "soldiers" and "soldier" should count as the same word; the
         # few words it mangles ("crisis" -> "crisi") are mangled the same way everywhere.
