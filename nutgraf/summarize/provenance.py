@@ -35,7 +35,6 @@ NUMBER_WEIGHT: Final = 3.0
 # Numbers keep their separators ("1,000", "3.5"); words their inner apostrophes ("O'Brien").
 _WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
-_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 # A line ending like this continues into the next one ("He said:\n\n'...'").
 _CONTINUATION = (":", ",", ";", "-", "—", "–", "(")
 # Suffixes folded so that "joins", "joined" and "joining" meet; the same crude stem on both
