@@ -19,7 +19,7 @@ from nutgraf.settings import Settings
 from nutgraf.summarize import Article
 from nutgraf.summarize.textrank import lead
 from nutgraf.summarize.verify import article_word_share, meta_talk
-from nutgraf.text import is_complete_sentence, sentences, word_count
+from nutgraf.text import is_complete_sentence, sentences, source_text, word_count
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
 # "Made mostly of the article's words": at least this share of its content words.
@@ -214,6 +214,9 @@ def aggregate(
     baseline = rouge([lead3(r.text) for r in records], references)
     count = len(results)
     unsupported = [len(r.checks.unsupported) for r in results]
+    sourced = [
+        (r, source_text(rec.text, rec.title)) for r, rec in zip(results, records, strict=True)
+    ]
     return EvalReport(
         articles=count,
         rouge1=system["rouge1"],
@@ -229,19 +232,9 @@ def aggregate(
         unsupported_per_summary=sum(unsupported) / count,
         fallback_pct=_pct(sum(r.checks.fallback for r in results), count),
         article_words_pct=_pct(
-            sum(
-                article_word_share(r.summary, f"{rec.title or ''}\n{rec.text}") >= MOSTLY
-                for r, rec in zip(results, records, strict=True)
-            ),
-            count,
+            sum(article_word_share(r.summary, source) >= MOSTLY for r, source in sourced), count
         ),
-        meta_talk_pct=_pct(
-            sum(
-                meta_talk(r.summary, f"{rec.title or ''}\n{rec.text}")
-                for r, rec in zip(results, records, strict=True)
-            ),
-            count,
-        ),
+        meta_talk_pct=_pct(sum(meta_talk(r.summary, source) for r, source in sourced), count),
         truncated_pct=_pct(sum(r.input.truncated for r in results), count),
     )
 

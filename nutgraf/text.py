@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
+
+# English function words, plus news reporting verbs: "said" is in half the sentences of any
+# article and would wire unrelated sentences together.
+_STOPWORD_LIST: Final = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves one may might must shall us per via
+    said says say saying told tells according added adds
+"""
+STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
+_PARAGRAPH_BREAK = re.compile(r"\n(?:[^\S\n]*\n)+")
 
 # Abbreviations that end with a period but rarely end a sentence in news copy.
 _ABBREVIATIONS = frozenset(
@@ -145,3 +162,13 @@ def _is_abbreviation(text: str, dot: int, next_start: int) -> bool:
         return next_start < len(text) and text[next_start].isdigit()
     # Single capital initials ("John F. Kennedy").
     return len(word) == 1 and text[word_start].isupper()
+
+
+def has_line_break(text: str, start: int, end: int) -> bool:
+    """True when the span holds a line break that is not a paragraph break."""
+    return "\n" in _PARAGRAPH_BREAK.sub(" ", text[start:end])
+
+
+def source_text(text: str, title: str | None) -> str:
+    """What a summary may draw on: the title, if any, and the article's text."""
+    return f"{title}\n{text}" if title else text

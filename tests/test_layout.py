@@ -202,10 +202,12 @@ def test_core_imports_load_no_web_queue_or_model_stack() -> None:
 
 
 def test_api_imports_no_model_stack() -> None:
+    # numpy too: the API loads it only when an extractive summary is asked for.
     code = (
         "from service import create_app; from nutgraf.settings import Settings; "
         "create_app(Settings(redis_url='redis://127.0.0.1:1/0')); import sys; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'torch','transformers'}))"
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in {'torch','transformers','numpy'}))"
     )
     assert ast.literal_eval(run_python(code).strip()) == []
 

@@ -102,20 +102,20 @@ class GroundedDecoding(LogitsProcessor):
         self.prompt_length = prompt_length  # the answer starts at this column of input_ids
         self.beams = beams  # rows of input_ids per source
         self._masks: torch.Tensor | None = None
+        self._continues: torch.Tensor | None = None
         self._successors: list[dict[int, list[int]]] = []
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
         """Scores with forbidden tokens at -inf and the copy bias added."""
-        if self._masks is None:
-            self._prepare(scores.shape[-1])
-        assert self._masks is not None
-        masks = self._masks.to(scores.device)
+        if self._masks is None or self._continues is None:
+            self._prepare(scores.shape[-1], scores.device)
+        assert self._masks is not None and self._continues is not None
         rows = input_ids.shape[0]
         sources = [row // self.beams for row in range(rows)]
-        allowed = masks[sources]
+        allowed = self._masks[sources]
         bonus = torch.zeros_like(scores)
         answers = input_ids[:, self.prompt_length :].tolist()
-        continues = _continuations(self.tokenizer, scores.shape[-1]).to(scores.device)
+        continues = self._continues
         for row, answer in enumerate(answers):
             following = self._successors[sources[row]].get(answer[-1], []) if answer else []
             if following:
@@ -143,8 +143,9 @@ class GroundedDecoding(LogitsProcessor):
         word = word.strip()
         return bool(word) and (word[0].isupper() or any(char.isdigit() for char in word))
 
-    def _prepare(self, vocab_size: int) -> None:
-        """Each source's vocabulary mask and its token successors, built on the first step."""
+    def _prepare(self, vocab_size: int, device: torch.device) -> None:
+        """Each source's vocabulary mask and its token successors, built on the first step
+        and kept on the scores' device (not copied there at every step)."""
         base = _always_allowed(self.tokenizer, vocab_size)
         masks = []
         for source in self.sources:
@@ -158,7 +159,8 @@ class GroundedDecoding(LogitsProcessor):
             for current, following in itertools.pairwise(ids):
                 successors.setdefault(current, []).append(following)
             self._successors.append(successors)
-        self._masks = torch.stack(masks)
+        self._masks = torch.stack(masks).to(device)
+        self._continues = _continuations(self.tokenizer, vocab_size).to(device)
 
 
 def _repeats(answer: list[int], size: int) -> list[int]:

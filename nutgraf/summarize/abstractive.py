@@ -121,15 +121,16 @@ class Summarizer:
         ]
         outputs = self._run_passes(passes)
         drafts = [self._check(a, o) for a, o in zip(articles, outputs, strict=True)]
-        # One retry for every summary that failed a check, all in one batch: beam search
-        # and a stricter instruction over exactly what the first pass read.
+        # One retry for every summary that failed a check, all in one batch: a stricter
+        # instruction over exactly what the first pass read.
         failed = [i for i, draft in enumerate(drafts) if draft.verdict.problem]
+        retried = set(failed)
         retries = self._run_passes([dataclasses.replace(passes[i], safe=True) for i in failed])
         for index, output in zip(failed, retries, strict=True):
             retry = self._check(articles[index], output)
             drafts[index] = retry if retry.better_than(drafts[index]) else drafts[index]
         return [
-            self._finish(article, reading, draft, regenerated=index in failed)
+            self._finish(article, reading, draft, regenerated=index in retried)
             for index, (article, reading, draft) in enumerate(
                 zip(articles, readings, drafts, strict=True)
             )
@@ -147,8 +148,9 @@ class Summarizer:
         """The summary an editor receives: the model's when it passed its checks, else the
         extractive summary of the same length, flagged with the reason."""
         options = article.options
-        provenance = support_for(draft.units, article.text, article.title)
         problem = draft.verdict.problem
+        # Only a summary that is kept needs its provenance (a fallback brings its own).
+        provenance = [] if problem else support_for(draft.units, article.text, article.title)
         if problem is None and options.strict and not all(p.support for p in provenance):
             problem = "unsupported_sentence"  # strict: every sentence found in the article
         if problem is not None:
@@ -179,7 +181,7 @@ class Summarizer:
     def _run_passes(self, passes: list[Pass]) -> list[Generation]:
         """Run passes grouped by generation settings, one generate() per group."""
         outputs: list[Generation | None] = [None] * len(passes)
-        groups: dict[tuple[Length, Format, bool], list[int]] = {}
+        groups: dict[tuple[Length, Format], list[int]] = {}
         for index, p in enumerate(passes):
             groups.setdefault(p.settings, []).append(index)
         for key, indexes in groups.items():
@@ -188,9 +190,7 @@ class Summarizer:
                 outputs[index] = output
         return [o for o in outputs if o is not None]
 
-    def _generate(
-        self, passes: list[Pass], length: Length, fmt: Format, safe: bool
-    ) -> list[Generation]:
+    def _generate(self, passes: list[Pass], length: Length, fmt: Format) -> list[Generation]:
         """One batched, grounded generate(): output text and new-token count per pass."""
         min_new, max_new = TOKEN_BUDGETS[length]
         budget = self._body_budget(length, fmt)

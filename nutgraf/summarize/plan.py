@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from nutgraf.contract import Format, InputStats, Length
 from nutgraf.summarize.article import Article
+from nutgraf.text import source_text
 
 # New-token budgets (min, max) per length; seq2seq models need a floor or they stop early.
 TOKEN_BUDGETS: dict[Length, tuple[int, int]] = {
@@ -33,17 +34,18 @@ class Pass:
     title: str | None
     length: Length
     format: Format
-    safe: bool = False  # the retry: beam search and a stricter instruction
+    safe: bool = False  # the retry: a stricter instruction
 
     @property
-    def settings(self) -> tuple[Length, Format, bool]:
-        """What generate() is called with: passes that share it share a batch."""
-        return self.length, self.format, self.safe
+    def settings(self) -> tuple[Length, Format]:
+        """What generate() is called with: passes that share it share a batch (a safe pass
+        differs only in its prompt)."""
+        return self.length, self.format
 
     @property
     def source(self) -> str:
         """The text a summary of this pass may take names and numbers from."""
-        return f"{self.title}\n{self.body}" if self.title else self.body
+        return source_text(self.body, self.title)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from collections import Counter
 from typing import Final
 
 from nutgraf.contract import SentenceSupport, Span
-from nutgraf.summarize.textrank import STOPWORDS, has_line_break
-from nutgraf.text import is_complete_sentence, split_sentences
+from nutgraf.text import STOPWORDS, has_line_break, is_complete_sentence, split_sentences
 
 # At most this many article sentences support one summary sentence: a summary sentence fuses
 # two facts, rarely three; more spans would be noise to check, not provenance.

@@ -15,7 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
-from nutgraf.text import is_complete_sentence, normalize, split_sentences, word_count
+from nutgraf.text import (
+    STOPWORDS,
+    has_line_break,
+    is_complete_sentence,
+    normalize,
+    split_sentences,
+    word_count,
+)
 
 # Sentences per length, inside SENTENCE_RANGES: extracted sentences are whole and often
 # long, so the low end, except short, where one sentence is a headline, not a summary.
@@ -56,7 +63,6 @@ _SCORE_DECIMALS: Final = 9
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
-_PARAGRAPH_BREAK = re.compile(r"\n(?:[^\S\n]*\n)+")
 # A line ending like this continues into the next one ("He said:\n\n'...'").
 _CONTINUATION = (":", ",", ";", "-", "—", "–", "(")
 _OPENERS = "\"'“‘«([—-"
@@ -87,32 +93,15 @@ _DATESTAMP = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 
-# English function words, plus news reporting verbs: "said" is in half the sentences of any
-# article and would wire unrelated sentences together.
-_STOPWORD_LIST: Final = """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves one may might must shall us per via
-    said says say saying told tells according added adds
-"""
-STOPWORDS: Final = frozenset(_STOPWORD_LIST.split())
-
 
 def extract(text: str, length: Length = "medium", max_words: int | None = None) -> list[Span]:
     """The article's most central sentences (or whole short quotations) for `length`, in order."""
     if length not in SENTENCES_PER_LENGTH:
         raise ValueError(f"unknown length: {length!r}")
-    spans = _candidates(text)
-    if not spans:
+    ranked, order = _ranking(text)
+    if not ranked:
         return []
-    ranked = spans[:MAX_RANKED_SENTENCES]
     words = [word_count(text[start:end]) for start, end in ranked]
-    order = _distinct(text, ranked, _rank([text[start:end] for start, end in ranked]))
     units = _quote_units(text, ranked)
 
     def unit_words(unit: tuple[int, int]) -> int:
@@ -240,11 +229,6 @@ def _candidates(text: str) -> list[tuple[int, int]]:
 def _hard_wrapped(text: str, spans: list[tuple[int, int]]) -> bool:
     """True unless the text is one paragraph per line (no sentence after the first wraps)."""
     return len(spans) < 2 or any(has_line_break(text, s, e) for s, e in spans[1:])
-
-
-def has_line_break(text: str, start: int, end: int) -> bool:
-    """True when the span holds a line break that is not a paragraph break."""
-    return "\n" in _PARAGRAPH_BREAK.sub(" ", text[start:end])
 
 
 def _skip_headings(text: str, start: int, end: int, *, single_breaks: bool) -> int:
@@ -437,13 +421,19 @@ def _tfidf(documents: list[list[str]]) -> npt.NDArray[np.float64]:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
+def _ranking(text: str) -> tuple[list[tuple[int, int]], list[int]]:
+    """The candidate sentences ranked (the head of a very long text) and their indexes,
+    best first, repeats left out."""
+    spans = _candidates(text)[:MAX_RANKED_SENTENCES]
+    if not spans:
+        return [], []
+    return spans, _distinct(text, spans, _rank([text[start:end] for start, end in spans]))
+
+
 def ranked_sentences(text: str) -> list[Span]:
     """Every candidate sentence of the article, best first, page furniture left out (what
     the model reads of an article longer than its window)."""
-    spans = _candidates(text)[:MAX_RANKED_SENTENCES]
-    if not spans:
-        return []
-    order = _distinct(text, spans, _rank([text[start:end] for start, end in spans]))
+    spans, order = _ranking(text)
     return [
         _span(text, *spans[i]) for i in order if not _BOILERPLATE.search(text[slice(*spans[i])])
     ]

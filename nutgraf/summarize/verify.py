@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from nutgraf.contract import SENTENCE_RANGES, SummaryOptions
+from nutgraf.text import source_text
 
 # Share of a summary's content words its article must hold; below it the summary is about
 # something else or in another language. Grounded summaries sit near 1.0; the off-topic
@@ -56,7 +57,7 @@ def verify(units: list[str], article: str, title: str | None, options: SummaryOp
     if not units or not summary.strip():
         return Verdict("empty", [])
     unsupported = unsupported_items(summary, article, title)
-    source = f"{title or ''}\n{article}"
+    source = source_text(article, title)
     if meta_talk(summary, source):
         return Verdict("meta_talk", unsupported)
     if article_word_share(summary, source) < MIN_ARTICLE_WORDS:
