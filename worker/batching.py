@@ -36,6 +36,15 @@ class AckLateBatches(Batches):
     def Strategy(self, task: Any, app: Celery, consumer: Consumer) -> Callable[..., None]:
         """celery-batches' message handler, telling `on_received` which job each holds."""
         buffer_message = super().Strategy(task, app, consumer)
+        # Called again on every consumer (re)start. A reconnect clears the event loop's
+        # timers, but celery-batches keeps its handle on the old flush timer and only starts
+        # a new one when that handle is None: the next job would wait in the buffer for
+        # good. Drop the handle, and flush what is already buffered on a fresh timer.
+        if self._tref is not None:
+            self._tref.cancel()
+            self._tref = None
+        if self._buffer.qsize() or self._pending.qsize():
+            self._tref = consumer.timer.call_repeatedly(self.flush_interval, self._do_flush)
 
         def handle(message: Any, *args: Any, **kwargs: Any) -> None:
             buffer_message(message, *args, **kwargs)

@@ -153,6 +153,46 @@ def test_serve_restarts_a_redis_server_that_dies(tmp_path: Path, sample_article:
     assert output.index("stopped worker") < output.index("stopped redis-server"), output[-3000:]
 
 
+def test_a_job_sent_after_redis_died_mid_batch_still_runs(
+    tmp_path: Path, sample_article: str
+) -> None:
+    """Redis killed while a batch runs: once it has ended, a new job must still run.
+
+    The consumer's reconnect clears its event loop's timers; celery-batches kept its handle
+    on the flush timer (alive while the batch ran) and so never started a new one: the
+    next job waited in the worker's buffer for good (issue 13, found by CI)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve, log_path = _start_serve(tmp_path, port)
+    paragraph = sample_article.split("\n\n")[0]
+    stopped = False
+    try:
+        wait_for(lambda: answers_200(f"{base}/readyz"), 300, "readyz 200", interval_s=0.5)
+        body = {"text": paragraph + " (running when Redis dies)", "length": "headline"}
+        response = requests.post(f"{base}/v1/summaries", json=body, timeout=10)
+        assert response.status_code == 202, response.text
+        running_at = base + response.headers["Location"]
+
+        def status() -> str:
+            return str(requests.get(running_at, timeout=5).json()["status"])
+
+        wait_for(lambda: status() == "running", 120, "the first job to run", interval_s=0.05)
+        (first,) = _redis_parts(serve)
+        first.kill()
+        wait_for(lambda: [p for p in _redis_parts(serve) if p.pid != first.pid], 30, "restart")
+        wait_for(lambda: answers_200(f"{base}/readyz"), 120, "readyz 200 again", interval_s=0.5)
+        wait_for(lambda: status() == "succeeded", 300, "the job that was running to succeed")
+        # The worker is idle now, and connected again: a new job runs to its end.
+        _summarized(base, paragraph + " (sent after Redis came back)")
+        os.killpg(serve.pid, signal.SIGINT)
+        code = serve.wait(90)
+        stopped = True
+    finally:
+        if not stopped:
+            _stop_everything(serve, psutil.Process(serve.pid).children(recursive=True))
+    assert code == 0, log_path.read_text()[-3000:]
+
+
 END_WITHIN_S = 300
 
 
