@@ -14,9 +14,9 @@ from typing import Any
 from celery import Celery
 
 from nutgraf import models
+from nutgraf.models.specs import BUNDLED_FIX
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
-from nutgraf.models.specs import BUNDLED_FIX
 from nutgraf.summarize import SummarizerCache, set_torch_threads
 from nutgraf.summarize.cache import MODEL_RETRY_S
 from nutgraf.telemetry import Telemetry

@@ -84,10 +84,14 @@ def hub_answers(spec: ModelSpec, timeout_s: float = HUB_TIMEOUT_S) -> bool:
         from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
         try:
-            get_hf_file_metadata(
-                hf_hub_url(spec.source, "config.json", revision=spec.revision),
-                timeout=timeout_s,
+            # HF_ENDPOINT read now, like the cache folder (a mirror may stand in for the Hub).
+            url = hf_hub_url(
+                spec.source,
+                "config.json",
+                revision=spec.revision,
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
             )
+            get_hf_file_metadata(url, timeout=timeout_s)
         except Exception as exc:  # no network, DNS, HTTP error: all mean "not here"
             log.debug("the Hub did not answer for %s: %s", spec.source, exc)
             return
