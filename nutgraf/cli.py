@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     # commands a person runs in a terminal keep the text format.
     services = ("serve", "api", "worker")
     configure_logging(settings, None if args.command in services else "text")
-    if args.command in ("serve", "summarize", "eval"):
+    if args.command == "serve":
         # `nutgraf serve` decides once for its worker and API (they inherit the choice);
-        # `api` and `worker` decide when their program starts.
+        # `api` and `worker` decide when their program starts, summarize and eval on load.
         from nutgraf.models.auto import settle
 
         settings = settle(settings)

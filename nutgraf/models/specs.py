@@ -114,6 +114,9 @@ def resolve(name: str, revision: str = "main") -> ModelSpec:
     than a stat)."""
     if name in PRESETS:
         return PRESETS[name]
+    if name == "auto":
+        # A bug, not a setting: every program settles `auto` when it starts.
+        raise UnknownModel("model 'auto' is decided at start: nutgraf.models.auto.settle()")
     for spec in PRESETS.values():
         if name == spec.source:
             return spec

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nutgraf import models
 from nutgraf.models import ModelSpec
-from nutgraf.settings import Settings
+from nutgraf.settings import AUTO_MODEL, Settings
 from nutgraf.summarize.abstractive import Summarizer
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,10 @@ class SummarizerCache:
 
 def load_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     """The summarizer for `name` (default: the deployment's model); raises ModelError."""
+    if (name or settings.model) == AUTO_MODEL:
+        from nutgraf.models.auto import settle
+
+        settings, name = settle(settings.model_copy(update={"model": AUTO_MODEL})), None
     spec = models.resolve(name or settings.model, settings.model_revision)
     return SummarizerCache.from_settings(settings).get(spec)
 
