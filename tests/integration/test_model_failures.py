@@ -139,6 +139,22 @@ def test_a_model_that_cannot_load_is_refused_at_once(
             "/v1/summaries", json={"text": STORY + " (extractive)", "mode": "extractive"}
         )
         assert extractive.status_code == 200
+        # A batch's item for it fails at once too, with the same message; the rest run.
+        batch = client.post(
+            "/v1/batches",
+            json={
+                "items": [
+                    {"id": "model", "text": STORY + " (batch)"},
+                    {"id": "extractive", "text": STORY, "mode": "extractive"},
+                ]
+            },
+        )
+        assert batch.status_code == 202
+        assert batch.get_json()["counts"]["failed"] == 1
+        assert batch.get_json()["counts"]["succeeded"] == 1
+        assert store.queue_depth() == depth
+        items = client.get(f"/v1/batches/{batch.get_json()['id']}/results").get_json()["items"]
+        assert items[0]["error"] == {"code": "model_unavailable", "message": error["message"]}
     finally:
         process.terminate()
         process.wait(30)
