@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
-from helpers import STORY, answers_200, wait_for
-from nutgraf.store.server import free_port
+from helpers import STORY, answers_200, own_database, wait_for
+from nutgraf.settings import Settings, env_for_children
+from nutgraf.store.server import RedisServer, free_port
+from service import create_app
 
 OFFLINE = "offline: bundled model"
+DATABASE = 7  # the standalone test's own Redis database: the session's worker stays out
 
 
 def test_serve_without_a_model_chooses_the_bundled_one_offline(tmp_path: Path) -> None:
@@ -76,3 +80,48 @@ def test_serve_without_a_model_chooses_the_bundled_one_offline(tmp_path: Path) -
         except subprocess.TimeoutExpired:
             os.killpg(serve.pid, signal.SIGKILL)
             serve.wait()
+
+
+def test_a_worker_and_an_api_started_alone_agree(
+    settings: Settings, redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nutgraf worker` and the API, each deciding `auto` at its own start, on one machine."""
+    (tmp_path / "hf-hub").mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
+    alone = settings.model_copy(
+        update={
+            "redis_url": own_database(redis_server.url, DATABASE),
+            "model": "auto",
+            "models": ["auto"],
+        }
+    )
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "nutgraf.cli", "worker"],
+            env=env_for_children(alone),  # NUTGRAF_MODEL=auto, and the HF_* above
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        client = create_app(alone).test_client()
+        ready = wait_for(
+            lambda: client.get("/readyz").status_code == 200, 300, "readyz 200", interval_s=0.5
+        )
+        assert ready, log_path.read_text()[-3000:]
+        body = client.get("/readyz").get_json()
+        assert body["model"] == "smollm2-135m" and body["auto"] == OFFLINE
+        (listed,) = client.get("/v1/models").get_json()["models"]
+        assert listed["name"] == "smollm2-135m" and listed["auto"] == OFFLINE
+        assert "NUTGRAF_MODEL=auto chose smollm2-135m (offline: bundled model)" in (
+            log_path.read_text()
+        )
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
