@@ -140,8 +140,8 @@ def fix_hint(spec: ModelSpec) -> str:
     if spec.revision == MISSING or Path(spec.source).exists():
         return f"check the model files at {spec.source}, or {BUNDLED_FIX}"
     return (
-        f"{BUNDLED_FIX}, or make the Hugging Face Hub reachable (or its weights cached, "
-        "HF_HOME) for this one; then restart nutgraf"
+        f"{BUNDLED_FIX}, or make the Hugging Face Hub reachable (or put this model in the "
+        "Hugging Face cache, HF_HOME), then restart nutgraf"
     )
 
 
