@@ -16,6 +16,7 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_ROOT_USER_ACTION=ignore \
     HOME=/home/nutgraf \
     NUTGRAF_HOST=0.0.0.0 \
+    NUTGRAF_MODEL=sshleifer/distilbart-cnn-12-6 \
     NUTGRAF_CACHE_DIR=/cache/nutgraf \
     HF_HOME=/cache/huggingface
 

@@ -65,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     # commands a person runs in a terminal keep the text format.
     services = ("serve", "api", "worker")
     configure_logging(settings, None if args.command in services else "text")
+    if args.command == "serve":
+        # `nutgraf serve` decides once for its worker and API (they inherit the choice);
+        # `api` and `worker` decide when their program starts, summarize and eval on load.
+        from nutgraf.models.auto import settle
+
+        settings = settle(settings)
     commands = {
         "serve": lambda: _serve(settings),
         "api": lambda: _exec_program(settings, "api"),

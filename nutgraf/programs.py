@@ -67,6 +67,10 @@ def start(name: str, run: Callable[[Settings], None]) -> int:
     # Before the program's heavy imports (inside `run`), so that a failing import is logged.
     configure_logging(settings)
     require_redis(settings)
+    # Once per program, before anything reads settings.model (a no-op when it is named).
+    from nutgraf.models.auto import settle
+
+    settings = settle(settings)
     if name == "worker":
         # The API's /readyz says it too; `nutgraf serve` shows its worker's line.
         warn_if_redis_may_evict(settings)

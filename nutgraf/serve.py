@@ -75,9 +75,13 @@ def serve(settings: Settings) -> int:
                     programs.command(name), env=env, start_new_session=True
                 )
             log.info(
-                "nutgraf is starting on http://%s:%d (Ctrl-C stops it)",
+                "nutgraf is starting on http://%s:%d, model %s%s (Ctrl-C stops it)",
                 settings.host,
                 settings.port,
+                settings.model,
+                f", chosen by NUTGRAF_MODEL=auto: {settings.model_auto}"
+                if settings.model_auto
+                else "",
             )
             while not signals.count and not exit_code:
                 for name, child in children.items():

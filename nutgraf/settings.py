@@ -11,7 +11,10 @@ import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_MODEL = "sshleifer/distilbart-cnn-12-6"
+# `auto`: distilbart-cnn-12-6 where its weights are cached or the Hub answers, else the
+# bundled offline model (nutgraf/models/auto.py decides, once, when a program starts).
+AUTO_MODEL = "auto"
+DEFAULT_MODEL = AUTO_MODEL
 
 
 class SettingsError(ValueError):
@@ -27,7 +30,13 @@ class Settings(BaseSettings):
         default=None,
         description="Redis for broker, jobs and cache; unset: `nutgraf serve` starts its own.",
     )
-    model: str = Field(default=DEFAULT_MODEL, description="Default model: preset, HF id or path.")
+    model: str = Field(
+        default=DEFAULT_MODEL, description="Default model: auto, a preset, HF id or path."
+    )
+    model_auto: str | None = Field(
+        default=None,
+        description="Set by nutgraf, not by hand: why `auto` chose NUTGRAF_MODEL (for children).",
+    )
     models: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated models clients may ask for; the default model is always in.",

@@ -7,6 +7,7 @@ import logging
 from celery import Celery
 from flask import Flask
 
+from nutgraf.models.auto import settle
 from nutgraf.settings import Settings, load_settings
 from nutgraf.store import JobStore
 from service import context
@@ -23,7 +24,8 @@ BODY_BYTES_PER_CHAR = 12
 
 def create_app(settings: Settings | None = None, producer: Celery | None = None) -> Flask:
     """Build the API; tests pass their own settings, production reads the environment."""
-    settings = settings or load_settings()
+    # Settled already when `nutgraf api` started; tests and embedders may pass `auto`.
+    settings = settle(settings or load_settings())
     if not settings.redis_url:
         raise ValueError("NUTGRAF_REDIS_URL is required for the API")
     app = Flask(__name__)

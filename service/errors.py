@@ -143,6 +143,14 @@ class Unavailable(ApiError):
         super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+class ModelUnavailable(ApiError):
+    status, code = 503, "model_unavailable"
+    when = (
+        "The workers report that the model cannot be loaded; the message says why and how "
+        "to fix it (jobs already queued for it fail with the same message)."
+    )
+
+
 class Overloaded(ApiError):
     status, code = 503, "overloaded"
     when = "More jobs queued than NUTGRAF_MAX_QUEUE; see Retry-After."

@@ -124,6 +124,16 @@ def spec_for(req: SummaryRequest, settings: Settings) -> ModelSpec:
     return served
 
 
+def model_failure(workers: list[dict[str, Any]], name: str) -> str | None:
+    """Why no worker can run model `name`, as their heartbeats say; None while any has it
+    loaded, is still starting, or has not tried it (and with no worker at all: jobs wait)."""
+    states = [w.get("models", {}).get(name, {}) for w in workers]
+    if any(s.get("state") == "ready" for s in states) or any(w.get("loading") for w in workers):
+        return None
+    errors = sorted({s["error"] for s in states if s.get("state") == "failed" and s.get("error")})
+    return "; ".join(errors) or None
+
+
 def check_callback(url: str | None, settings: Settings) -> None:
     """Refuse a callback_url the service could not, or must not, call."""
     if url is None:

@@ -57,10 +57,11 @@ def run(settings: Settings) -> None:
             runtime.init(settings, processes)
 
     log.info(
-        "worker: pool=%s concurrency=%d model=%s device=%s",
+        "worker: pool=%s concurrency=%d model=%s%s device=%s",
         pool,
         settings.worker_concurrency,
         settings.model,
+        f" (NUTGRAF_MODEL=auto: {settings.model_auto})" if settings.model_auto else "",
         settings.device,
     )
     app.worker_main(

@@ -14,9 +14,11 @@ from typing import Any
 from celery import Celery
 
 from nutgraf import models
+from nutgraf.models.specs import BUNDLED_FIX
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from nutgraf.summarize import SummarizerCache, set_torch_threads
+from nutgraf.summarize.cache import MODEL_RETRY_S
 from nutgraf.telemetry import Telemetry
 from nutgraf.webhooks import WebhookOutbox
 from worker.queue import create_producer, enqueue, ready_messages
@@ -58,15 +60,24 @@ class Runtime:
         ).start()
 
     def _warm_up(self) -> None:
-        spec = models.resolve(self.settings.model, self.settings.model_revision)
         try:
+            spec = models.resolve(self.settings.model, self.settings.model_revision)
             self.summarizers.get(spec)
+        except models.UnknownModel as exc:
+            self.summarizers.record_failure(self.settings.model, f"{exc}; {BUNDLED_FIX}")
+            log.error("model unavailable: %s; %s", exc, BUNDLED_FIX)
         except models.ModelError as exc:
-            # One clear line; /readyz shows the same reason through the heartbeat.
+            # One clear line; /readyz and new POSTs show the same reason through the heartbeat.
             log.error("model unavailable: %s", exc)
         finally:
             self.warming = False
             self._send_heartbeat()
+        while True:  # a daemon thread: it ends with its process
+            # A model that failed is tried again now and then: the Hub may come back.
+            time.sleep(MODEL_RETRY_S / 10)
+            for name in self.summarizers.retry_failed():
+                log.info("model %s loaded on a later try", name)
+                self._send_heartbeat()
 
     def _beat(self) -> None:
         while True:  # a daemon thread: it ends with its process
@@ -132,6 +143,7 @@ class Runtime:
         state = {
             "id": self.worker_id,
             "default_model": self.settings.model,
+            "model_auto": self.settings.model_auto,
             "loading": self.warming,
             "models": self.summarizers.states(),
         }

@@ -209,6 +209,10 @@ class ModelListing(ResponseModel):
         description="Whether it is the small model bundled for offline use "
         "(`smollm2-135m`): it proves the plumbing, not the quality."
     )
+    auto: str | None = Field(
+        description="Why NUTGRAF_MODEL=auto chose this model (`distilbart cached`, "
+        "`Hub reachable`, `offline: bundled model`); null unless `auto` chose it."
+    )
 
 
 class ModelsList(ResponseModel):
@@ -229,6 +233,9 @@ class ReadyBody(ResponseModel):
     status: Literal["ready"]
     workers: int = Field(description="Workers with the default model loaded.")
     model: str = Field(description="The default model.")
+    auto: str | None = Field(
+        description="Why NUTGRAF_MODEL=auto chose the default model; null when it was named."
+    )
 
 
 class SummaryCompleted(ResponseModel):

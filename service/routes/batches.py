@@ -41,6 +41,7 @@ from service.validation import (
     check_callback,
     check_model,
     check_text_length,
+    model_failure,
     read_json_object,
     spec_for,
     validate,
@@ -160,11 +161,21 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
     new = store.create_batch(entries, defaults.callback_url, owner=request_owner())
     producer = context.producer()
     unreachable: Exception | None = None
+    workers: list[dict[str, Any]] | None = None  # read once, for the first model job
     for job_id, digest, entry in new.to_enqueue:
         assert entry.options is not None and entry.text is not None
         if entry.options.mode == "extractive":
             result = summarize_extractive(Article(entry.text, entry.title, entry.options))
             store.succeed(job_id, digest, EXTRACTIVE, result)
+            continue
+        if workers is None:
+            workers = store.workers()
+        assert entry.model is not None
+        failure = model_failure(workers, entry.model.name)
+        if failure is not None:
+            # The workers cannot load its model: the item fails now, with the fix, rather
+            # than after waiting in the queue (as POST /v1/summaries answers 503).
+            store.fail(job_id, "model_unavailable", failure)
         elif unreachable is not None:
             store.fail(job_id, "unavailable", f"the job queue was unreachable: {unreachable}")
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from nutgraf.contract.responses import ErrorBody, HealthBody, ReadyBody
-from nutgraf.models.specs import resolve
+from nutgraf.models.specs import BUNDLED_FIX, ModelError, resolve
 from service import context
 from service.apidoc import Reply, documented
 from service.errors import Unavailable
@@ -51,12 +51,23 @@ def readyz() -> Response:
         )
     if not workers:
         raise Unavailable("no worker is running")
-    name = resolve(settings.model, settings.model_revision).name
+    try:
+        name = resolve(settings.model, settings.model_revision).name
+    except ModelError as exc:
+        raise Unavailable(f"{exc}; {BUNDLED_FIX}") from exc
     ready = [w for w in workers if w["models"].get(name, {}).get("state") == "ready"]
     if ready:
-        return jsonify({"status": "ready", "workers": len(ready), "model": settings.model})
+        return jsonify(
+            {
+                "status": "ready",
+                "workers": len(ready),
+                "model": settings.model,
+                "auto": settings.model_auto,
+            }
+        )
+    chosen = f" (NUTGRAF_MODEL=auto: {settings.model_auto})" if settings.model_auto else ""
     if any(w.get("loading") for w in workers):
-        reason = f"workers are loading model {settings.model!r}"
+        reason = f"workers are loading model {settings.model!r}{chosen}"
     else:
         errors = {w["models"].get(name, {}).get("error") for w in workers} - {None}
         reason = "; ".join(sorted(e for e in errors if e)) or "no worker has the model loaded"

@@ -33,6 +33,7 @@ def list_models() -> Response:
                 "description": spec.description,
                 "default": name == settings.model,
                 "bundled": spec.bundled,
+                "auto": settings.model_auto if name == settings.model else None,
             }
         )
     return jsonify({"models": listed})

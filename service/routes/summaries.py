@@ -14,7 +14,14 @@ from nutgraf.store import JobStore
 from nutgraf.summarize import Article, summarize_extractive
 from service import context
 from service.apidoc import Callback, Reply, documented
-from service.errors import NotCancellable, NotFound, Overloaded, TextTooLong, Unavailable
+from service.errors import (
+    ModelUnavailable,
+    NotCancellable,
+    NotFound,
+    Overloaded,
+    TextTooLong,
+    Unavailable,
+)
 from service.idempotency import Idempotency
 from service.security import request_owner
 from service.validation import (
@@ -23,6 +30,7 @@ from service.validation import (
     check_callback,
     check_model,
     check_text_length,
+    model_failure,
     read_json_object,
     spec_for,
     validate,
@@ -85,7 +93,15 @@ def _job_response(
         ),
     },
     # NotFound: an Idempotency-Key replay whose job has expired.
-    errors=(*BODY_ERRORS, *Idempotency.ERRORS, Unavailable, Overloaded, TextTooLong, NotFound),
+    errors=(
+        *BODY_ERRORS,
+        *Idempotency.ERRORS,
+        Unavailable,
+        ModelUnavailable,
+        Overloaded,
+        TextTooLong,
+        NotFound,
+    ),
     description="Identical submissions share work: while the first is queued or running a "
     "second with the same API key gets the same job; afterwards any key's is a cache hit. "
     "A job belongs to its key: another key's GET or DELETE of it is a 404.",
@@ -157,6 +173,12 @@ def _submit_summary(
         store.succeed(submission.job_id, submission.cache_key, spec, result)
         body = None
     elif submission.outcome == "created":
+        # Only a new job needs a worker (cache hits and joined jobs do not): refused at once
+        # when the workers report that its model cannot load, rather than failed later.
+        failure = model_failure(store.workers(), spec.name)
+        if failure is not None:
+            store.abandon(submission.job_id)
+            raise ModelUnavailable(failure)
         try:
             enqueue(context.producer(), submission.job_id)
         except Exception as exc:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from nutgraf.models.auto import settle
 from nutgraf.settings import Settings
 from service import context, errors
 from service.apidoc import Reply, documented, undocumented
@@ -18,7 +19,8 @@ from service.routes import register_routes
 def routes_app() -> Flask:
     """The API's routes on a bare app with default settings (nothing else: no store)."""
     app = Flask("service")
-    app.extensions[context.SETTINGS] = Settings()
+    # Settled, as create_app does: NUTGRAF_MODEL=auto stands for a real model.
+    app.extensions[context.SETTINGS] = settle(Settings())
     register_routes(app)
     return app
 
