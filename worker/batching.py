@@ -40,8 +40,9 @@ class AckLateBatches(Batches):
         # timers, but celery-batches keeps its handle on the old flush timer and only starts
         # a new one when that handle is None: the next job would wait in the buffer for
         # good. Drop the handle, and flush what is already buffered on a fresh timer.
-        if self._tref is not None:
-            self._tref.cancel()
+        stale: Any = self._tref
+        if stale is not None:
+            stale.cancel()
             self._tref = None
         if self._buffer.qsize() or self._pending.qsize():
             self._tref = consumer.timer.call_repeatedly(self.flush_interval, self._do_flush)
