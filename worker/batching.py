@@ -40,7 +40,7 @@ class AckLateBatches(Batches):
         # timers, but celery-batches keeps its handle on the old flush timer and only starts
         # a new one when that handle is None: the next job would wait in the buffer for
         # good. Drop the handle, and flush what is already buffered on a fresh timer.
-        stale: Any = self._tref
+        stale: Any = getattr(self, "_tref", None)
         if stale is not None:
             stale.cancel()
             self._tref = None
