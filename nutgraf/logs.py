@@ -64,12 +64,13 @@ def json_formatter() -> logging.Formatter:
 
 
 def configure_logging(settings: Settings, log_format: str | None = None) -> None:
-    """Send the root logger to stdout as settings.log_format (or `log_format`) says."""
+    """Send the root logger to stderr as settings.log_format (or `log_format`) says."""
     # Once per entry point, before heavy imports, so that a failing import is logged.
+    # stderr, never stdout: stdout is the commands' output (`summarize --json | jq`).
     # Line-buffered: a log redirected to a file or a pipe shows each line as it happens.
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
-    handler = logging.StreamHandler(sys.stdout)
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(line_buffering=True)
+    handler = logging.StreamHandler(sys.stderr)
     if (log_format or settings.log_format) == "json":
         handler.setFormatter(json_formatter())
     else:
