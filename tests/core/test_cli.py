@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from helpers import REPO
 from nutgraf import cli, programs
 from nutgraf.logs import configure_logging
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer
+from nutgraf.store.server import PortInUse, RedisServer
 
 NO_REDIS = "nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)"
 
@@ -184,3 +185,40 @@ def test_summarize_takes_the_api_options_and_prints_only_json(tmp_path: Path) ->
         "nutgraf: summarize: --max-words: Input should be greater than or equal to 5"
     )
     assert refused.stdout == ""
+
+
+def test_serve_with_a_taken_redis_port_stops_with_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = clean_env(
+            NUTGRAF_REDIS_PORT=str(port),
+            NUTGRAF_DATA_DIR=str(tmp_path),
+            NUTGRAF_LOG_FORMAT="text",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "nutgraf", "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.endswith(
+        f"cannot start redis-server: port {port} on 127.0.0.1 is taken (Address already in "
+        "use); set NUTGRAF_REDIS_PORT to a free port"
+    ), line
+
+
+def test_a_redis_server_asked_for_a_taken_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = RedisServer(tmp_path / "redis", port)
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is taken"):
+            server.start()
+    assert server.process is None  # nothing was started

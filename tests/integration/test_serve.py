@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -24,15 +26,21 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article: str) -> None:
-    port = free_port()
+    port, redis_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
+    log_path, out_path = tmp_path / "serve.log", tmp_path / "serve.out"
+    env = _env(
+        tmp_path,
+        NUTGRAF_PORT=str(port),
+        NUTGRAF_API_WORKERS="1",
+        NUTGRAF_REDIS_PORT=str(redis_port),
+    )
+    with log_path.open("wb") as log, out_path.open("wb") as out:
         serve = subprocess.Popen(
             [sys.executable, "-m", "nutgraf.cli", "serve"],
-            env=_env(tmp_path, NUTGRAF_PORT=str(port), NUTGRAF_API_WORKERS="1"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=log,
             # A terminal's foreground job: Ctrl-C signals its whole process group.
             start_new_session=True,
         )
@@ -46,6 +54,8 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
         # handed back its jobs (issue 13: it died first, and a job was stranded).
         (redis_part,) = [p for p in parts if "redis-server" in " ".join(p.cmdline())]
         assert os.getpgid(redis_part.pid) != os.getpgid(serve.pid)
+        # On the port NUTGRAF_REDIS_PORT asked for (a firewalled host needs to know it).
+        assert ["--port", str(redis_port)] in pairs(redis_part.cmdline())
 
         text = sample_article.split("\n\n")[0] + " (serve test)"
         response = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
@@ -67,8 +77,19 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
     assert code == 0, output[-3000:]
     assert output.index("stopped worker") < output.index("stopped redis-server"), output[-3000:]
     assert "Couldn't reject" not in output and "Error 111" not in output, output[-3000:]
+    # Issue 15: every part logs on stderr, one JSON object a line; stdout stays empty. No
+    # progress bar, no Celery banner or root warning, no line per /readyz poll.
+    assert out_path.read_text() == ""
+    records = [json.loads(line) for line in output.splitlines()]
+    assert not [r for r in records if "/readyz" in r["message"] and r["level"] != "DEBUG"]
+    assert "superuser privileges" not in output
     assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert list((tmp_path / "data" / "redis").rglob("*.aof*")), "redis kept no AOF"
+
+
+def pairs(items: list[str]) -> list[list[str]]:
+    """Each item with the one after it."""
+    return [list(pair) for pair in itertools.pairwise(items)]
 
 
 def _start_serve(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
