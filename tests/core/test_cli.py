@@ -222,3 +222,19 @@ def test_a_redis_server_asked_for_a_taken_port_says_so(tmp_path: Path) -> None:
         with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is taken"):
             server.start()
     assert server.process is None  # nothing was started
+
+
+def test_the_programs_start_without_progress_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 15: tqdm bars of model loading landed inside the JSON logs.
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://127.0.0.1:1/0")
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        monkeypatch.delenv(name, raising=False)
+    seen: list[tuple[str | None, str | None]] = []
+
+    def run(_settings: Settings) -> None:
+        seen.append(
+            (os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS"), os.environ.get("TQDM_DISABLE"))
+        )
+
+    assert programs.start("api", run) == 0
+    assert seen == [("1", "1")]
