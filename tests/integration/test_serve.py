@@ -268,7 +268,8 @@ def test_summarize_command_reads_stdin(tmp_path: Path, sample_article: str) -> N
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = result.stdout.strip().splitlines()[-1]
+    # stdout is the summary and nothing else: the logs went to stderr (issue 15).
+    (summary,) = result.stdout.strip().splitlines()
     assert len(summary.split()) >= 3
     assert summary.endswith((".", "!", "?", '"'))
 
