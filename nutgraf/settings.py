@@ -122,8 +122,10 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS."
     )
-    webhook_secret: str | None = Field(
-        default=None, description="HMAC-SHA256 secret for callbacks; unset: callback_url refused."
+    webhook_secret: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="whsec_ secrets signing callbacks, comma- or space-separated (rotation: "
+        "each signs); unset: callback_url refused.",
     )
     webhook_allow_private: bool = Field(
         default=False, description="Allow callbacks to loopback, private, link-local addresses."
@@ -143,6 +145,32 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        # Base64 has neither commas nor spaces, so either separates secrets.
+        if isinstance(value, str):
+            return [part for part in re.split(r"[\s,]+", value) if part]
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_secrets(cls, value: list[str]) -> list[str]:
+        # Imported here: the webhooks package imports these settings.
+        from nutgraf.webhooks.signing import secret_key
+
+        for number, secret in enumerate(value, 1):
+            try:
+                secret_key(secret)
+            except ValueError as exc:
+                raise ValueError(
+                    f"secret {number} of {len(value)}: {exc}; make one with "
+                    "`nutgraf webhook-secret`"
+                ) from None
+        if len(set(value)) < len(value):
+            raise ValueError("a secret is listed twice")
         return value
 
     @field_validator("rate_limit")

@@ -138,29 +138,30 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     },
 }
 
-# The callback POST's signature headers (see the webhooks section of the description).
+# The callback POST's Standard Webhooks headers (see the webhooks section of the description).
 CALLBACK_HEADERS: list[dict[str, Any]] = [
     {
-        "name": "X-Nutgraf-Timestamp",
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "`job:<id>` or `batch:<id>`: the same on every attempt of a delivery.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
         "in": "header",
         "required": True,
         "description": "Unix seconds when this attempt was sent.",
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     {
-        "name": "X-Nutgraf-Signature",
+        "name": "webhook-signature",
         "in": "header",
         "required": True,
-        "description": "`sha256=` + hex HMAC-SHA256(NUTGRAF_WEBHOOK_SECRET, "
-        '`f"{timestamp}."` + raw body).',
-        "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
-    },
-    {
-        "name": "X-Nutgraf-Delivery",
-        "in": "header",
-        "required": True,
-        "description": "`job:<id>` or `batch:<id>`: the same for every attempt.",
-        "schema": {"type": "string"},
+        "description": "`v1,` + base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, "
+        "keyed with the base64-decoded part of a `whsec_` secret of NUTGRAF_WEBHOOK_SECRET; "
+        "one such signature per secret, space-separated.",
+        "schema": {"type": "string", "pattern": "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$"},
     },
 ]
 
@@ -176,10 +177,12 @@ poll, or wait for it, or receive a signed callback when it ends.
 client address without keys): over it, 429 `rate_limited` with `Retry-After`.
 
 **Callbacks.** A request with `callback_url` gets a POST there when its job or batch ends
-(see the callbacks of the two POST operations): JSON, signed with
-`X-Nutgraf-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}." + body)>`.
-A 2xx answer is a delivery; anything else is retried with exponential backoff (1 s, 2 s,
-4 s ... at most 5 min apart) for `NUTGRAF_WEBHOOK_RETRY_FOR_S`; redirects are not followed.
+(see the callbacks of the two POST operations): JSON, signed as
+[Standard Webhooks](https://www.standardwebhooks.com) has it (`webhook-id`,
+`webhook-timestamp`, `webhook-signature`). A 2xx answer is a delivery; 410 Gone ends the
+callback; anything else is retried with exponential backoff (1 s, 2 s, 4 s ... at most
+5 min apart), or when a 429's or 503's `Retry-After` says, for
+`NUTGRAF_WEBHOOK_RETRY_FOR_S`; redirects are not followed.
 
 **Errors.** Every error has the body `{"error": {"code": "...", "message": "..."}}`:
 
@@ -256,9 +259,11 @@ def _callback(callback: Callback) -> dict[str, Any]:
         "requestBody": {"required": True, "content": _json_content(callback.body)},
         "responses": {
             "2XX": {"description": "Delivered."},
+            "410": {"description": "Gone: no more attempts of this callback."},
             "default": {
-                "description": "Not delivered: retried with exponential "
-                "backoff until NUTGRAF_WEBHOOK_RETRY_FOR_S after the first try."
+                "description": "Not delivered: retried with exponential backoff, or after "
+                "a 429's or 503's Retry-After, until NUTGRAF_WEBHOOK_RETRY_FOR_S after the "
+                "first try."
             },
         },
     }

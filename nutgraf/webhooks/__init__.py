@@ -8,21 +8,23 @@ from nutgraf.webhooks.outbox import (
     BodyFor,
     WebhookOutbox,
     backoff_s,
+    retry_after_s,
 )
 from nutgraf.webhooks.signing import (
-    DELIVERY_HEADER,
+    ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    new_secret,
+    secret_key,
     sign,
     signed_headers,
-    verify,
 )
 from nutgraf.webhooks.url_guard import MAX_URL_CHARS, check_callback_url, refusal
 
 __all__ = [
     "BACKOFF_CAP_S",
-    "DELIVERY_HEADER",
     "EVENTS",
+    "ID_HEADER",
     "MAX_URL_CHARS",
     "PARALLEL_DELIVERIES",
     "SIGNATURE_HEADER",
@@ -31,8 +33,10 @@ __all__ = [
     "WebhookOutbox",
     "backoff_s",
     "check_callback_url",
+    "new_secret",
     "refusal",
+    "retry_after_s",
+    "secret_key",
     "sign",
     "signed_headers",
-    "verify",
 ]

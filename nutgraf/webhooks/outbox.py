@@ -3,7 +3,9 @@
 A job or batch with a `callback_url` that ends is put in the sorted set
 `<prefix>:webhooks:due` (member "job:<id>" or "batch:<id>", score = when it is due) by the
 same Lua script that ends it. Workers claim due members, POST the signed body, record each
-attempt on the record's `callback_attempts` and reschedule failures with exponential backoff.
+attempt on the record's `callback_attempts` and reschedule failures with exponential backoff,
+or when a 429 or 503 answer's Retry-After says. A 410 Gone ends the callback at once: the
+receiver no longer wants it (Standard Webhooks' status code handling).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -37,11 +40,31 @@ EVENTS = {"job": ("summary.completed", "job"), "batch": ("batch.completed", "bat
 
 # (kind, id) -> the public body of that job or batch, or None when it is gone.
 BodyFor = Callable[[str, str], dict[str, Any] | None]
+# Answers whose Retry-After header sets the next attempt (RFC 6585 and RFC 9110).
+RETRY_AFTER_STATUSES = (429, 503)
+# The receiver asks for no more attempts of this callback.
+GONE = 410
 
 
 def backoff_s(attempts: int) -> float:
     """Seconds to wait after the n-th failed attempt: 1, 2, 4 ... capped at 5 minutes."""
     return float(min(2 ** max(0, attempts - 1), BACKOFF_CAP_S))
+
+
+def retry_after_s(value: str | None, now: float) -> float | None:
+    """Seconds a Retry-After header value (delay seconds or an HTTP-date) asks to wait from
+    `now`; None when it is missing or malformed. A date in the past asks for 0."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():
+        # Capped so that an absurd value stays a float; any cap past the retry window will do.
+        return float(min(int(value), 10**9))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322, but naive here
+        return None
+    return max(0.0, when.timestamp() - now)
 
 
 def _epoch(rfc3339: str) -> float:
@@ -151,7 +174,7 @@ class WebhookOutbox:
             {"type": event, field: body}, separators=(",", ":"), ensure_ascii=False
         ).encode()
         at, started_wall, started = now_rfc3339(), time.time(), time.monotonic()
-        status_code, error = self._post(url, member, payload)
+        status_code, error, wait_s = self._post(url, member, payload)
         attempt = {
             "at": at,
             "status_code": status_code,
@@ -161,10 +184,18 @@ class WebhookOutbox:
         attempts = json.loads(attempts_raw or "[]")
         first = _epoch(attempts[0]["at"]) if attempts else started_wall
         now = time.time()
-        next_due = 0.0
+        next_due, retry_until = 0.0, first + self.settings.webhook_retry_for_s
         if status_code is not None and 200 <= status_code < 300:
             outcome = "delivered"
-        elif now - first < self.settings.webhook_retry_for_s:
+        elif status_code == GONE:
+            outcome = "failed"
+        elif wait_s is not None:  # the receiver said when: not before, nor past the window
+            # At least the first backoff: a "Retry-After: 0" must not make a busy loop.
+            next_due = now + max(wait_s, backoff_s(1))
+            outcome = "retry" if next_due <= retry_until else "failed"
+            if outcome == "failed":
+                attempt["error"] = f"{error}, past NUTGRAF_WEBHOOK_RETRY_FOR_S"
+        elif now < retry_until:
             outcome, next_due = "retry", now + backoff_s(len(attempts) + 1)
         else:
             outcome = "failed"
@@ -181,11 +212,14 @@ class WebhookOutbox:
                 len(attempts) + 1, url, status_code or error, result)  # fmt: skip
         return result
 
-    def _post(self, url: str, member: str, payload: bytes) -> tuple[int | None, str | None]:
-        """POST the payload signed; (status code, None) or (maybe a status, what went wrong)."""
-        secret = self.settings.webhook_secret
-        if not secret:
-            return None, "NUTGRAF_WEBHOOK_SECRET is not set where the worker runs"
+    def _post(
+        self, url: str, member: str, payload: bytes
+    ) -> tuple[int | None, str | None, float | None]:
+        """POST the payload signed: (status code, None, None) when delivered, else (maybe a
+        status, what went wrong, the seconds a 429's or 503's Retry-After asks to wait)."""
+        webhook_secrets = self.settings.webhook_secret
+        if not webhook_secrets:
+            return None, "NUTGRAF_WEBHOOK_SECRET is not set where the worker runs", None
         timeout_s = self.settings.webhook_timeout_s
         # One deadline for the whole attempt: look-up, both addresses, send and answer.
         deadline = time.monotonic() + timeout_s
@@ -198,8 +232,10 @@ class WebhookOutbox:
                 timeout_s=timeout_s,
             )
         except ValueError as exc:
-            return None, str(exc)
-        headers = signed_headers(secret, payload, member, int(time.time()))
+            return None, str(exc), None
+        # The outbox member ("job:<id>", "batch:<id>") is the webhook-id: the same on every
+        # attempt, so that a receiver can drop the duplicates of a delivery by it.
+        headers = signed_headers(webhook_secrets, payload, member, int(time.time()))
         target = httpx.URL(url)
         error = "no address to connect to"
         for address in addresses[:2]:
@@ -216,15 +252,27 @@ class WebhookOutbox:
                     ) as response,
                 ):  # the answer's body is never read: only its status counts
                     code = response.status_code
-                    if 200 <= code < 300:
-                        return code, None
-                    if 300 <= code < 400:
-                        return code, f"HTTP {code}: redirects are not followed"
-                    return code, f"HTTP {code}"
+                    retry_after = response.headers.get("Retry-After")
+                return code, *_failure(code, retry_after)
             except httpx.TimeoutException as exc:
-                return None, f"{type(exc).__name__}: no answer within {timeout_s:g} s"
+                return None, f"{type(exc).__name__}: no answer within {timeout_s:g} s", None
             except httpx.ConnectError as exc:  # try the host's next address
                 error = f"ConnectError: {exc}"
             except Exception as exc:  # whatever a receiver provokes is this attempt's error
-                return None, f"{type(exc).__name__}: {exc}".rstrip(": ")
-        return None, error
+                return None, f"{type(exc).__name__}: {exc}".rstrip(": "), None
+        return None, error, None
+
+
+def _failure(code: int, retry_after: str | None) -> tuple[str | None, float | None]:
+    """What went wrong with an answer of this status (None: delivered), and the seconds its
+    Retry-After asks to wait before the next attempt (only a 429's or a 503's counts)."""
+    if 200 <= code < 300:
+        return None, None
+    if 300 <= code < 400:
+        return f"HTTP {code}: redirects are not followed", None
+    if code == GONE:
+        return f"HTTP {code}: the receiver wants no more attempts", None
+    wait_s = retry_after_s(retry_after, time.time()) if code in RETRY_AFTER_STATUSES else None
+    if wait_s is None:
+        return f"HTTP {code}", None
+    return f"HTTP {code}: Retry-After {wait_s:.0f} s", wait_s

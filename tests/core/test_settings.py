@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from nutgraf.settings import DEFAULT_MODEL, Settings, SettingsError, load_settings
+from nutgraf.settings import (
+    DEFAULT_MODEL,
+    Settings,
+    SettingsError,
+    env_for_children,
+    load_settings,
+)
+from nutgraf.webhooks import new_secret
 
 README = Path(__file__).parents[2] / "README.md"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # Standard Webhooks' test vector's
 
 
 @pytest.fixture(autouse=True)
@@ -173,3 +181,44 @@ def test_redis_port_is_unset_by_default_and_checked(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv("NUTGRAF_REDIS_PORT", bad)
         with pytest.raises(SettingsError, match="NUTGRAF_REDIS_PORT"):
             load_settings()
+
+
+def test_webhook_secrets_are_a_list_split_on_commas_or_spaces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    new, old = new_secret(), new_secret()
+    assert load_settings().webhook_secret == []
+    for separator in (",", " ", ", ", "\n"):
+        monkeypatch.setenv("NUTGRAF_WEBHOOK_SECRET", f" {new}{separator}{old} ")
+        assert load_settings().webhook_secret == [new, old]
+    # Child processes (`nutgraf serve`'s worker and API) read the same list back.
+    monkeypatch.setenv(
+        "NUTGRAF_WEBHOOK_SECRET", env_for_children(load_settings())["NUTGRAF_WEBHOOK_SECRET"]
+    )
+    assert load_settings().webhook_secret == [new, old]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("integration-webhook-secret", "secret 1 of 1: a webhook secret starts with whsec_"),
+        ("whsec_dGVzdA==", "decodes to 4 bytes"),
+        ("whsec_abc$", "is not base64"),
+        (f"{SECRET},whsec_dGVzdA==", "secret 2 of 2"),
+    ],
+)
+def test_malformed_webhook_secrets_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("NUTGRAF_WEBHOOK_SECRET", value)
+    with pytest.raises(SettingsError, match="NUTGRAF_WEBHOOK_SECRET") as caught:
+        load_settings()
+    assert problem in str(caught.value)
+    assert "nutgraf webhook-secret" in str(caught.value)  # how to make a good one
+    assert "dGVzdA" not in str(caught.value)  # secrets are not echoed
+
+
+def test_a_webhook_secret_listed_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_WEBHOOK_SECRET", f"{SECRET} {SECRET}")
+    with pytest.raises(SettingsError, match=r"NUTGRAF_WEBHOOK_SECRET: .*listed twice"):
+        load_settings()

@@ -1,27 +1,33 @@
 """Signed callbacks end to end: the API accepts a callback_url, the job or batch ends, a
-real worker's delivery thread POSTs it to a real HTTP receiver, and the attempts show up
-in the API's answers."""
+real worker's delivery thread POSTs it to a real HTTP receiver, which checks it with the
+reference Standard Webhooks package, and the attempts show up in the API's answers."""
 
 from __future__ import annotations
 
-import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import redis
 from flask.testing import FlaskClient
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from helpers import WorkerProcess, own_database, started_worker, wait_for
 from nutgraf.settings import Settings
+from nutgraf.store.keys import Keys
 from nutgraf.store.server import RedisServer
-from nutgraf.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from nutgraf.webhooks import ID_HEADER, SIGNATURE_HEADER, new_secret
 from service import create_app
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-webhook-secret"
+# The deployment is in the middle of a rotation: every callback is signed with both.
+NEW_SECRET = "whsec_bmV3IHNlY3JldCBvZiB0aGUgdGVzdCBkZXBsb3ltZW50"
+OLD_SECRET = "whsec_dGhlIG9sZCBzZWNyZXQgb2YgdGhlIHRlc3QgZGVwbG95bWVudA=="
 # A Redis database of its own: the session's worker (no secret, private receivers refused)
 # must not claim these callbacks.
 DATABASE = 9
@@ -34,11 +40,13 @@ STORY = (
 
 
 class Receiver:
-    """A real HTTP server on a loopback port: records each POST, answers scripted codes."""
+    """A real HTTP server on a loopback port: records each POST (headers, body, when it
+    came), answers scripted codes and headers."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.requests: list[tuple[dict[str, str], bytes, float]] = []
         self.statuses: list[int] = []  # the next answers; 200 after them
+        self.answer_headers: list[dict[str, str]] = []  # the next answers' extra headers
         self.lock = threading.Lock()
         receiver = self
 
@@ -46,9 +54,12 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver.lock:
-                    receiver.requests.append((dict(self.headers.items()), body))
+                    receiver.requests.append((dict(self.headers.items()), body, time.time()))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    extra = receiver.answer_headers.pop(0) if receiver.answer_headers else {}
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -63,10 +74,10 @@ class Receiver:
         """A callback URL on this receiver."""
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def for_delivery(self, delivery: str) -> list[tuple[dict[str, str], bytes]]:
-        """The requests received for one X-Nutgraf-Delivery id."""
+    def for_delivery(self, delivery: str) -> list[tuple[dict[str, str], bytes, float]]:
+        """The requests received for one webhook-id."""
         with self.lock:
-            return [r for r in self.requests if r[0].get(DELIVERY_HEADER) == delivery]
+            return [r for r in self.requests if r[0].get(ID_HEADER) == delivery]
 
     def close(self) -> None:
         """Stop serving."""
@@ -120,7 +131,7 @@ def hooked_settings(settings: Settings, redis_server: RedisServer) -> Settings:
     return settings.model_copy(
         update={
             "redis_url": url,
-            "webhook_secret": SECRET,
+            "webhook_secret": [NEW_SECRET, OLD_SECRET],
             "webhook_allow_private": True,
             # Far longer than the waits below: a slow receiver is held this long.
             "webhook_timeout_s": 30,
@@ -175,10 +186,14 @@ def settled_callback(client: FlaskClient, path: str, worker: WorkerProcess) -> d
 
 
 def check_signed(headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    """Assert the request is signed with the deployment's secret; return its JSON."""
+    """Assert the request verifies with either secret of the rotation, as a receiver that
+    knows only one of them checks it, and with no other; return its JSON."""
     assert headers["Content-Type"] == "application/json"
-    assert verify(SECRET, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], body)
-    payload: dict[str, Any] = json.loads(body)
+    assert len(headers[SIGNATURE_HEADER].split(" ")) == 2
+    payload: dict[str, Any] = Webhook(NEW_SECRET).verify(body, headers)
+    assert Webhook(OLD_SECRET).verify(body, headers) == payload
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(body, headers)
     return payload
 
 
@@ -202,9 +217,10 @@ def test_a_job_callback_is_signed_retried_and_recorded(
     assert [a["status_code"] for a in callback["attempts"]] == [500, 200]
     assert callback["attempts"][1]["error"] is None
 
+    # Both attempts carry the same webhook-id (receivers drop duplicates by it).
     requests = receiver.for_delivery(f"job:{job['id']}")
     assert len(requests) == 2
-    for headers, raw in requests:
+    for headers, raw, _ in requests:
         payload = check_signed(headers, raw)
         assert payload["type"] == "summary.completed"
         assert payload["job"]["id"] == job["id"]
@@ -237,7 +253,7 @@ def test_a_batch_callback_is_sent_when_its_last_item_ends(
     assert body["callback"]["state"] == "delivered"
     assert [a["status_code"] for a in body["callback"]["attempts"]] == [200]
 
-    [(headers, raw)] = receiver.for_delivery(f"batch:{batch_id}")
+    [(headers, raw, _)] = receiver.for_delivery(f"batch:{batch_id}")
     payload = check_signed(headers, raw)
     assert payload["type"] == "batch.completed"
     assert payload["batch"]["id"] == batch_id
@@ -269,3 +285,47 @@ def test_a_slow_receiver_does_not_hold_up_the_next_callback(
     wait_for(lambda: receiver.for_delivery(f"job:{job_id}"), 10, "the next callback", 0.1)
     slow_body = hooked.get(f"/v1/summaries/{slow.get_json()['id']}").get_json()
     assert slow_body["callback"]["attempts"] == []  # its attempt is still in flight
+
+
+def test_a_gone_receiver_gets_no_more_attempts(
+    hooked: FlaskClient,
+    hooked_settings: Settings,
+    hooked_worker: WorkerProcess,
+    receiver: Receiver,
+) -> None:
+    receiver.statuses = [410]
+    options = {"text": STORY.replace("Tuesday", "Friday"), "mode": "extractive"}
+    answer = hooked.post("/v1/summaries", json={**options, "callback_url": receiver.url("/gone")})
+    assert answer.status_code == 200, answer.get_json()
+    job_id = answer.get_json()["id"]
+
+    body = settled_callback(hooked, f"/v1/summaries/{job_id}", hooked_worker)
+    assert body["callback"]["state"] == "failed"
+    [attempt] = body["callback"]["attempts"]
+    assert attempt["status_code"] == 410
+    # Nothing is left in the outbox for it: no later attempt can come.
+    due = redis.Redis.from_url(hooked_settings.redis_url or "", decode_responses=True)
+    assert due.zscore(Keys().webhooks_due, f"job:{job_id}") is None
+    due.close()
+    assert len(receiver.for_delivery(f"job:{job_id}")) == 1
+
+
+def test_retry_after_is_honoured(
+    hooked: FlaskClient, hooked_worker: WorkerProcess, receiver: Receiver
+) -> None:
+    # Busy: come back in 3 s (the backoff alone would retry after 1 s).
+    receiver.statuses = [503]
+    receiver.answer_headers = [{"Retry-After": "3"}]
+    options = {"text": STORY.replace("Tuesday", "Saturday"), "mode": "extractive"}
+    answer = hooked.post("/v1/summaries", json={**options, "callback_url": receiver.url("/busy")})
+    assert answer.status_code == 200, answer.get_json()
+    job_id = answer.get_json()["id"]
+
+    body = settled_callback(hooked, f"/v1/summaries/{job_id}", hooked_worker)
+    assert body["callback"]["state"] == "delivered"
+    assert [a["status_code"] for a in body["callback"]["attempts"]] == [503, 200]
+    assert body["callback"]["attempts"][0]["error"] == "HTTP 503: Retry-After 3 s"
+    first, second = receiver.for_delivery(f"job:{job_id}")
+    assert second[2] - first[2] >= 3.0  # the second attempt did not come before it was asked
+    for headers, raw, _ in (first, second):
+        assert check_signed(headers, raw)["job"]["id"] == job_id

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from nutgraf.settings import Settings
 from nutgraf.store.server import RedisServer
+from nutgraf.webhooks import new_secret
 from service import create_app
 
 KEY_A = "owner-a-" + "a" * 32
@@ -32,7 +33,7 @@ def client(redis_server: RedisServer, settings: Settings) -> Iterator[FlaskClien
             update={
                 "redis_url": url,
                 "api_keys": [KEY_A, KEY_B],
-                "webhook_secret": "s" * 32,
+                "webhook_secret": [new_secret()],
                 "webhook_allow_private": True,
             }
         )

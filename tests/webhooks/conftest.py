@@ -26,8 +26,10 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             received = Received(self.path, dict(self.headers.items()), body, time.time())
-            status = holder[0].answer(received)
+            status, headers = holder[0].answer(received)
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             if 300 <= status < 400:
                 self.send_header("Location", "http://127.0.0.1:1/elsewhere")
             self.send_header("Content-Length", "2")

@@ -13,9 +13,10 @@ from typing import Any
 
 from helpers import wait_for
 from nutgraf.settings import Settings
-from nutgraf.webhooks import DELIVERY_HEADER, WebhookOutbox
+from nutgraf.webhooks import ID_HEADER, WebhookOutbox
 
-SECRET = "whsec_test"
+# "whsec_" + base64 of 31 bytes of text: a fixed, valid Standard Webhooks secret.
+SECRET = "whsec_bnV0Z3JhZiB3ZWJob29rIHRlc3RzLCAzMiBieXRlcw=="
 # The dripping receiver sends one byte of its answer's headers this often: far more often
 # than any read timeout, so only a deadline on the whole attempt ends it.
 DRIP_S = 0.1
@@ -39,6 +40,8 @@ class Receiver:
     server: ThreadingHTTPServer
     statuses: list[int] = field(default_factory=list)  # next answers; then `default`
     default: int = 200
+    # Headers of the next answers (each answer takes the first, if any).
+    answer_headers: list[dict[str, str]] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -52,11 +55,12 @@ class Receiver:
         """Its callback URL."""
         return f"http://127.0.0.1:{self.port}/hook"
 
-    def answer(self, received: Received) -> int:
-        """Record a request and pick its status."""
+    def answer(self, received: Received) -> tuple[int, dict[str, str]]:
+        """Record a request and pick its status and extra headers."""
         with self.lock:
             self.requests.append(received)
-            return self.statuses.pop(0) if self.statuses else self.default
+            status = self.statuses.pop(0) if self.statuses else self.default
+            return status, self.answer_headers.pop(0) if self.answer_headers else {}
 
 
 def make_settings(redis_url: str, **overrides: Any) -> Settings:
@@ -139,14 +143,14 @@ class SlowReceiver:
     status line and drips a header one byte every DRIP_S until `stop` is set."""
 
     def __init__(self) -> None:
-        self.deliveries: list[str] = []  # the X-Nutgraf-Delivery of each request, in order
+        self.deliveries: list[str] = []  # the webhook-id of each request, in order
         self.stop = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.deliveries.append(self.headers.get(DELIVERY_HEADER, ""))
+                receiver.deliveries.append(self.headers.get(ID_HEADER, ""))
                 self.close_connection = True
                 try:
                     self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")

@@ -6,7 +6,8 @@
 -- KEYS[2] webhooks_due  <prefix>:webhooks:due
 -- ARGV[1] member        the outbox member: "job:<id>" or "batch:<id>"
 -- ARGV[2] attempt       the attempt as a JSON object (appended to callback_attempts)
--- ARGV[3] outcome       delivered, retry or failed
+-- ARGV[3] outcome       delivered, retry or failed (retries spent, a 410 Gone, or a
+--                       Retry-After past the retry window: no more attempts)
 -- ARGV[4] next_due      epoch seconds: the next try, for a retry
 -- Returns the callback's state afterwards: delivered, pending, failed or missing.
 if redis.call('EXISTS', KEYS[1]) == 0 then
