@@ -144,7 +144,8 @@ def run_cli(*args: str, stdout: int | None = None) -> subprocess.CompletedProces
 
 
 @pytest.mark.parametrize(
-    "args", [["config"], ["models"], ["summarize", "--mode", "extractive", "-"]]
+    "args",
+    [["config"], ["models"], ["webhook-secret"], ["summarize", "--mode", "extractive", "-"]],
 )
 def test_a_reader_that_closed_stdout_ends_the_command_quietly(args: list[str]) -> None:
     # `nutgraf config | head`: the reader is gone before the output is written. Here, before
