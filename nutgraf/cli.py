@@ -8,14 +8,46 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
 from nutgraf import programs
+from nutgraf.contract.limits import MAX_WORDS_MAX, MAX_WORDS_MIN
+from nutgraf.contract.options import Format, Length, Mode
 from nutgraf.logs import configure_logging
 from nutgraf.settings import Settings, SettingsError, load_settings
 
+LENGTHS, FORMATS, MODES = list(get_args(Length)), list(get_args(Format)), list(get_args(Mode))
+# What a shell reports for a program killed by SIGPIPE (128 + 13): `nutgraf config | head`.
+BROKEN_PIPE_EXIT = 141
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command."""
+    """Parse the command line and run one command; its exit status."""
+    try:
+        try:
+            code = _main(argv)
+        finally:
+            # Here, not at exit: a reader that closed the pipe early fails this flush, also
+            # after argparse's --help (a SystemExit).
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`nutgraf config | head`): stop quietly."""
+    # The Python docs' recipe (library/signal.html, "Note on SIGPIPE"): point stdout at
+    # devnull, so that the interpreter's own flush at exit cannot fail and print a traceback.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE_EXIT
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="nutgraf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run Redis (unless NUTGRAF_REDIS_URL), a worker and the API")
@@ -24,8 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     summarize = sub.add_parser("summarize", help="summarize a file in-process and print it")
     summarize.add_argument("file", help="a text file, or - for standard input")
     summarize.add_argument("--model", help="preset, HF id or path (default NUTGRAF_MODEL)")
+    # The API's option fields, with the API's defaults (nutgraf.contract.options).
+    summarize.add_argument("--length", default="medium", choices=LENGTHS)
+    summarize.add_argument("--format", default="paragraph", choices=FORMATS)
     summarize.add_argument(
-        "--length", default="medium", choices=["headline", "short", "medium", "long"]
+        "--mode", default="abstractive", choices=MODES, help="extractive needs no model"
+    )
+    summarize.add_argument(
+        "--max-words",
+        type=int,
+        help=f"a hard cap on the summary's words ({MAX_WORDS_MIN} to {MAX_WORDS_MAX})",
     )
     summarize.add_argument("--title")
     summarize.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -35,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument(
         "--length",
         default="medium",
-        choices=["headline", "short", "medium", "long", "all"],
+        choices=[*LENGTHS, "all"],
         help="the length to score, or all four in turn (one table each)",
     )
-    evaluate.add_argument("--format", default="paragraph", choices=["paragraph", "bullets"])
-    evaluate.add_argument("--mode", default="abstractive", choices=["abstractive", "extractive"])
+    evaluate.add_argument("--format", default="paragraph", choices=FORMATS)
+    evaluate.add_argument("--mode", default="abstractive", choices=MODES)
     evaluate.add_argument("--max-words", type=int, help="word cap passed to the engine")
     evaluate.add_argument("--limit", type=int, help="only the first N records")
     evaluate.add_argument("--batch-size", type=int, default=4, help="articles per batch")
@@ -81,10 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": list_models,
         "config": lambda: print_config(settings),
     }
-    try:
-        return commands[args.command]() or 0
-    except KeyboardInterrupt:
-        return 130
+    return commands[args.command]() or 0
 
 
 def _exec_program(settings: Settings, name: str) -> int:
@@ -105,21 +142,38 @@ def _serve(settings: Settings) -> int:
 
 def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
     """Run the engine in this process on one file and print the summary."""
+    from pydantic import ValidationError
+
     from nutgraf import models
     from nutgraf.contract import SummaryOptions
-    from nutgraf.summarize import Article, load_summarizer
+    from nutgraf.summarize import Article, load_summarizer, summarize_extractive
 
+    try:
+        # The same fields, defaults and bounds as a POST /v1/summaries body.
+        options = SummaryOptions(
+            length=args.length, format=args.format, mode=args.mode, max_words=args.max_words
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"nutgraf: summarize: {problems}", file=sys.stderr)
+        return 2
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
     if not text.strip():
         print("nutgraf: the input is empty", file=sys.stderr)
         return 2
-    try:
-        summarizer = load_summarizer(settings, args.model)
-    except models.ModelError as exc:
-        print(f"nutgraf: {exc}", file=sys.stderr)
-        return 1
-    spec = summarizer.spec
-    result = summarizer.summarize(Article(text, args.title, SummaryOptions(length=args.length)))
+    article = Article(text, args.title, options)
+    if options.mode == "extractive":
+        # As the API does: no model is loaded (or named) for the article's own sentences.
+        spec, result = models.EXTRACTIVE, summarize_extractive(article)
+    else:
+        try:
+            summarizer = load_summarizer(settings, args.model)
+        except models.ModelError as exc:
+            print(f"nutgraf: {exc}", file=sys.stderr)
+            return 1
+        spec, result = summarizer.spec, summarizer.summarize(article)
     if args.json:
         print(json.dumps({"model": spec.public(), **result.to_json()}, indent=2))
     else:
@@ -141,9 +195,9 @@ def _batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8000")
     parser.add_argument("--api-key", help="Bearer key (default NUTGRAF_API_KEY)")
     parser.add_argument("--model", help="a model the service serves (default: its default)")
-    parser.add_argument("--length", choices=["headline", "short", "medium", "long"])
-    parser.add_argument("--format", choices=["paragraph", "bullets"])
-    parser.add_argument("--mode", choices=["abstractive", "extractive"])
+    parser.add_argument("--length", choices=LENGTHS)
+    parser.add_argument("--format", choices=FORMATS)
+    parser.add_argument("--mode", choices=MODES)
     parser.add_argument("--max-words", type=int, help="a hard cap on each summary's words")
     parser.add_argument(
         "--strict",

@@ -333,7 +333,9 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         summarize = summarizer.summarize_batch
     payloads = []
     for number, options in enumerate(runs):
-        with tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr) as bar:
+        # disable=None: a bar only when stderr is a terminal, never in a redirected log.
+        bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
+        with bar:
             report = evaluate(records, summarize, options, args.batch_size, bar.update)
         print(("\n" if number else "") + format_table(report, system, options), flush=True)
         payloads.append(

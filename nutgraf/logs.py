@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import io
 import logging
+import os
 import sys
 from typing import Any
 
@@ -64,15 +65,58 @@ def json_formatter() -> logging.Formatter:
 
 
 def configure_logging(settings: Settings, log_format: str | None = None) -> None:
-    """Send the root logger to stdout as settings.log_format (or `log_format`) says."""
+    """Send the root logger to stderr as settings.log_format (or `log_format`) says."""
     # Once per entry point, before heavy imports, so that a failing import is logged.
+    # stderr, never stdout: stdout is the commands' output (`summarize --json | jq`).
     # Line-buffered: a log redirected to a file or a pipe shows each line as it happens.
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)
-    handler = logging.StreamHandler(sys.stdout)
+    if isinstance(sys.stderr, io.TextIOWrapper):
+        sys.stderr.reconfigure(line_buffering=True)
+    handler = logging.StreamHandler(sys.stderr)
     if (log_format or settings.log_format) == "json":
         handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(ContextFilter())
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+
+
+class _PrintsToLog:
+    """A stdout whose every line becomes one INFO record in the log's format, on stderr."""
+
+    # No fileno(): Celery's signal handlers write their notices straight to the file
+    # descriptor of sys.__stdout__ when it has one, and skip them when it has none.
+
+    def __init__(self, formatter: logging.Formatter, name: str) -> None:
+        self.formatter = formatter
+        self.name = name
+
+    def write(self, text: str) -> int:
+        """Log each non-blank line of `text`."""
+        for line in text.splitlines():
+            if line.strip():
+                record = logging.LogRecord(self.name, logging.INFO, "", 0, line.strip(), None, None)
+                # os.write, not a handler: print() may run in a signal handler, which may
+                # have interrupted a thread that holds logging's locks.
+                os.write(sys.stderr.fileno(), (self.formatter.format(record) + "\n").encode())
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def isatty(self) -> bool:
+        """Never a terminal."""
+        return False
+
+
+def prints_to_log(name: str) -> None:
+    """Make what a service prints (Celery writes notices to sys.__stdout__) log lines on
+    stderr, under logger `name`: a service's stdout stays empty. After configure_logging."""
+    root = logging.getLogger()
+    formatter = root.handlers[0].formatter if root.handlers else None
+    if formatter is None:
+        return
+    sys.stdout.flush()
+    # Output below Python (a C library's printf) goes to stderr too.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    writer = _PrintsToLog(formatter, name)
+    sys.stdout = sys.__stdout__ = writer  # type: ignore[misc,assignment]

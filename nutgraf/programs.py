@@ -8,6 +8,7 @@ way, with start().
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -18,6 +19,10 @@ log = logging.getLogger(__name__)
 
 # The `nutgraf` subcommand, and the module that runs it.
 MODULES = {"api": "service", "worker": "worker"}
+
+# A service logs JSON lines on stderr: a progress bar's \r-redrawn text would land between
+# them (model downloads and loads draw bars). Read when those libraries are imported.
+NO_PROGRESS_BARS = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
 
 
 def command(name: str) -> list[str]:
@@ -66,6 +71,8 @@ def start(name: str, run: Callable[[Settings], None]) -> int:
         return 2
     # Before the program's heavy imports (inside `run`), so that a failing import is logged.
     configure_logging(settings)
+    for variable, value in NO_PROGRESS_BARS.items():
+        os.environ.setdefault(variable, value)
     require_redis(settings)
     # Once per program, before anything reads settings.model (a no-op when it is named).
     from nutgraf.models.auto import settle

@@ -50,14 +50,23 @@ class _Signals:
 
 def serve(settings: Settings) -> int:
     """Run everything on this machine and stop it all cleanly on Ctrl-C or SIGTERM."""
-    from nutgraf.store.server import RedisServer
+    from nutgraf.store.server import PortInUse, RedisServer
 
     redis_server = None
     if not settings.redis_url:
         # Its own session: Ctrl-C reaches us, and Redis is stopped after the worker.
         # AOF in the data dir, fsynced every second: a restarted server keeps the jobs.
-        redis_server = RedisServer(settings.data_dir / "redis", own_session=True)
-        redis_server.start()
+        redis_server = RedisServer(
+            settings.data_dir / "redis", settings.redis_port, own_session=True
+        )
+        try:
+            redis_server.start()
+        except PortInUse as exc:
+            log.error("cannot start redis-server: %s; set NUTGRAF_REDIS_PORT to a free port", exc)
+            return 1
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            log.error("cannot start redis-server: %s", exc)
+            return 1
         log.info("started redis-server on %s (AOF in %s)", redis_server.url, redis_server.data_dir)
         settings = settings.model_copy(update={"redis_url": redis_server.url})
     env = env_for_children(settings)

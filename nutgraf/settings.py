@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         default=None,
         description="Redis for broker, jobs and cache; unset: `nutgraf serve` starts its own.",
     )
+    redis_port: int | None = Field(
+        default=None,
+        gt=0,
+        lt=65536,
+        description="Port of the Redis `nutgraf serve` starts (127.0.0.1); unset: a free one.",
+    )
     model: str = Field(
         default=DEFAULT_MODEL, description="Default model: auto, a preset, HF id or path."
     )

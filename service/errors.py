@@ -16,6 +16,8 @@ from flask import Flask, Response, jsonify, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
+from service.context import settings
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
@@ -191,14 +193,25 @@ def _from_werkzeug(exc: HTTPException) -> Response:
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
     if status == 413:
-        message = "request body is larger than this service accepts"
-        if request.max_content_length is not None:
-            message += f" ({request.max_content_length} bytes)"
+        message = _too_large_message()
         if request.path.startswith("/v1/batches"):
             cls = PayloadTooLarge
     if cls is None:  # a status the contract has no code for
         return _json_error(status, "http_error", message, headers)
     return error_response(cls(message, headers=headers))
+
+
+def _too_large_message() -> str:
+    """What a body refused for its size is told: the limit a person sets, in its own units."""
+    length = request.content_length
+    message = "request body" + (f" of {length} bytes" if length else "")
+    message += " is larger than this service accepts"
+    if request.max_content_length is not None:
+        message += f" ({request.max_content_length} bytes)"
+    if request.path.startswith("/v1/batches"):
+        return message + f"; NUTGRAF_MAX_BODY_MB is {settings().max_body_mb}: split the batch"
+    # The byte limit is derived from the character limit, the one people know and set.
+    return message + f"; text may have at most {settings().max_chars} characters"
 
 
 def register_error_handlers(app: Flask) -> None:

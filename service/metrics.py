@@ -49,6 +49,9 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 # Anything else is one label value, so a scanner cannot mint a series per method or path.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
+# Polled every few seconds by orchestrators and `nutgraf serve`'s users: their lines would
+# bury the rest at INFO, so they are logged at DEBUG (NUTGRAF_LOG_LEVEL=DEBUG shows them).
+PROBE_ROUTES = frozenset({"/healthz", "/readyz"})
 
 REQUESTS = Counter(
     "nutgraf_http_requests",
@@ -204,7 +207,8 @@ def _end(response: Response) -> Response:
         "request_id": request_id,
     }
     fields.update(_ids_and_cache())
-    request_log.info(
+    request_log.log(
+        logging.DEBUG if route in PROBE_ROUTES else logging.INFO,
         "%s %s %d %.1fms",
         request.method,
         request.path,

@@ -63,6 +63,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # No access log: service/metrics.py logs one structured line per request.
         "accesslog": None,
         "logger_class": _RootLogger,
+        # No control socket (gunicorn 25.1+, for `gunicornc`): nutgraf does not use it, its
+        # default is ~/.gunicorn/gunicorn.ctl, outside nutgraf's folders, and two APIs on
+        # one host would share the one path.
+        "control_socket_disable": True,
         "loglevel": settings.log_level.lower(),
     }
 

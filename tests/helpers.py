@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -176,3 +181,41 @@ def poll_job(client: FlaskClient, job_id: str, timeout_s: float = 240) -> dict[s
 
     result: dict[str, Any] = wait_for(finished, timeout_s, f"job {job_id} to finish")
     return result
+
+
+def run_on_a_terminal(
+    args: list[str], *, env: dict[str, str], cwd: Path = REPO, timeout_s: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` to the end with stderr on a 24x100 pseudo-terminal (as a person's shell
+    gives it), stdout captured; stderr comes back as the terminal showed it."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, env=env, cwd=cwd)
+    finally:
+        os.close(slave)
+    shown: list[bytes] = []
+
+    def drain() -> None:
+        # Read all along: a full terminal buffer would block the program.
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the program ended and closed its end
+                return
+            if not data:
+                return
+            shown.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        stdout, _ = process.communicate(timeout=timeout_s)
+        reader.join(timeout_s)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    stderr = b"".join(shown).decode("utf-8", errors="replace").replace("\r\n", "\n")
+    return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr)

@@ -4,11 +4,14 @@ the pool, register the tasks, wire process start-up, run Celery."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 from celery import signals
+from celery.exceptions import SecurityWarning
 
 from nutgraf.settings import Settings
 from worker import runtime, tasks
@@ -36,8 +39,41 @@ def _nvidia_driver_present() -> bool:
     return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
 
 
+def _leave_logging_to_nutgraf(**_: Any) -> None:
+    """Connected to setup_logging: Celery then configures no logger of its own (its task
+    and pool loggers would write their own format to stderr); nutgraf.logs did it all."""
+    from billiard.util import get_logger as pool_logger
+
+    # The pool's logger does not propagate: through the root's handler it is in our format.
+    pool = pool_logger()
+    pool.propagate = True
+    pool.setLevel(logging.ERROR)  # as Celery sets it: pool start-up chatter is SUBDEBUG
+
+
+def _say_shutdown(how: str = "", sig: str = "", **_: Any) -> None:
+    """Celery's own "worker: Warm shutdown" notice is skipped (it writes to stdout's file
+    descriptor, and our stdout has none): say it in the log instead."""
+    # print, not log: this runs in a signal handler, and the print is lock-free (logs.py).
+    print(f"worker: {how.lower()} shutdown on {sig}")
+
+
+def _say_root_once() -> None:
+    """Under root, one line in our log instead of Celery's multi-line banner."""
+    # Celery warns (celery.platforms.check_privileges) on every start as root, in its own
+    # format, around our JSON lines; C_FORCE_ROOT would not silence it. The worker only
+    # takes JSON messages (worker.app), so root is discouraged, not refused.
+    warnings.filterwarnings(
+        "ignore", message="You're running the worker with superuser", category=SecurityWarning
+    )
+    if os.geteuid() == 0:
+        log.warning("the worker runs as root; run it as an unprivileged user where you can")
+
+
 def run(settings: Settings) -> None:
     """Run a Celery worker in this process until it is told to stop."""
+    signals.setup_logging.connect(_leave_logging_to_nutgraf, weak=False)
+    signals.worker_shutting_down.connect(_say_shutdown, weak=False)
+    _say_root_once()
     pool = choose_pool(settings)
     app = create_celery(settings)
     tasks.register(app, settings)
@@ -66,6 +102,8 @@ def run(settings: Settings) -> None:
     )
     app.worker_main(
         [
+            # No banner: Celery prints it to stdout; the line above says what matters.
+            "--quiet",
             "worker",
             f"--pool={pool}",
             f"--concurrency={settings.worker_concurrency}",

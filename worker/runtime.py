@@ -162,6 +162,12 @@ def init(settings: Settings, processes: int) -> Runtime:
     cores = os.cpu_count() or 1
     # Each pool process gets its share of the cores; more threads only fight each other.
     set_torch_threads(max(1, cores // max(1, processes)))
+    # No "Loading weights" bars between the JSON log lines. HF_HUB_DISABLE_PROGRESS_BARS
+    # (nutgraf.programs) is read when transformers is imported; this holds even if it was
+    # imported first.
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     store = JobStore.from_url(
         settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s, patient=True
     )

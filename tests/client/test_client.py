@@ -5,6 +5,8 @@ tests/integration/test_batch_cli.py.)"""
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -223,6 +225,38 @@ def test_a_dropped_connection_is_retried(server: LocalServer) -> None:
     with Client(server.url) as client:
         assert client.get("job1").status == "running"
     assert len(server.requests) == 2
+
+
+def test_a_refused_connection_to_a_url_never_reached_fails_at_once_naming_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue 15: a wrong URL was retried silently for 18 s, then named no URL.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # the port is ours and nobody listens: refused
+        url = f"http://127.0.0.1:{holder.getsockname()[1]}"
+        with Client(url) as client, pytest.raises(NutgrafError) as raised:
+            client.get("job1")
+    assert raised.value.code == "connection_error"
+    assert raised.value.message.startswith(f"GET {url}/v1/summaries/job1: ConnectError")
+    assert not [r for r in caplog.records if "retry" in r.getMessage()]
+
+
+def test_a_service_that_answered_once_is_retried_and_each_retry_logged(
+    server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Connection: close, so that the next call needs a new connection.
+    server.script(Reply(200, job_body("running"), {"Connection": "close"}))
+    with Client(server.url, retries=2) as client:
+        client.get("job1")
+        server.stop()  # it answered, then went away: a restart, say
+        with pytest.raises(NutgrafError) as raised:
+            client.get("job1")
+    assert raised.value.code == "connection_error"
+    assert f"GET {server.url}/v1/summaries/job1" in raised.value.message
+    retries = [r for r in caplog.records if r.name == "nutgraf.client.http"]
+    assert [r.levelno for r in retries] == [logging.WARNING] * 2
+    assert "retry 1 of 2" in retries[0].getMessage()
+    assert server.url in retries[0].getMessage()
 
 
 def test_retries_are_bounded_by_attempts(server: LocalServer) -> None:

@@ -3,8 +3,10 @@ core never imports them); those two start alike: settings, logging, a Redis URL.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,9 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from helpers import REPO
 from nutgraf import cli, programs
+from nutgraf.logs import configure_logging
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer
+from nutgraf.store.server import PortInUse, RedisServer
 
 NO_REDIS = "nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)"
 
@@ -86,7 +90,7 @@ def test_a_program_that_fails_logs_it_once_and_exits_1(
         raise ImportError("no module named celery")
 
     assert programs.start("worker", run) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "nutgraf worker stopped on an error" in out
     assert out.count("ImportError: no module named celery") == 1
 
@@ -104,12 +108,134 @@ def test_a_worker_warns_once_at_start_when_redis_may_evict(
         ran = []
         assert programs.start("worker", ran.append) == 0
         assert len(ran) == 1  # a warning, not a refusal: the program still runs
-        out = capsys.readouterr().out
+        out = capsys.readouterr().err
         assert out.count("maxmemory-policy is 'allkeys-lru'") == 1, out
         assert "WARNING" in out and "noeviction" in out
         client.config_set("maxmemory-policy", "noeviction")
         assert programs.start("worker", ran.append) == 0
-        assert "maxmemory-policy" not in capsys.readouterr().out
+        assert "maxmemory-policy" not in capsys.readouterr().err
         client.close()
     finally:
         server.stop()
+
+
+def test_logs_go_to_stderr_and_leave_stdout_to_the_output(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 15: `nutgraf summarize --json FILE | jq` broke on a log line in stdout.
+    for log_format in ("json", "text"):
+        configure_logging(Settings(), log_format)
+        logging.getLogger("nutgraf.test").warning("a log line")
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "a log line" in captured.err
+
+
+def run_cli(*args: str, stdout: int | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m nutgraf ARGS` in a clean environment, stdout as given (default: captured)."""
+    return subprocess.run(
+        [sys.executable, "-m", "nutgraf", *args],
+        env=clean_env(NUTGRAF_LOG_FORMAT="json"),
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["config"], ["models"], ["webhook-secret"], ["summarize", "--mode", "extractive", "-"]],
+)
+def test_a_reader_that_closed_stdout_ends_the_command_quietly(args: list[str]) -> None:
+    # `nutgraf config | head`: the reader is gone before the output is written. Here, before
+    # the command starts: no race.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "nutgraf", *args],
+            env=clean_env(),
+            input=(REPO / "tests" / "data" / "montenegro-nato.txt").read_text(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == cli.BROKEN_PIPE_EXIT
+
+
+def test_summarize_takes_the_api_options_and_prints_only_json(tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text((REPO / "tests" / "data" / "montenegro-nato.txt").read_text())
+    done = run_cli(
+        "summarize", "--mode", "extractive", "--format", "bullets", "--max-words", "30",
+        "--length", "short", "--json", str(article),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # the whole of stdout: no log line in it
+    assert result["model"]["name"] == "extractive"
+    assert result["bullets"] and result["summary"].startswith("- ")
+    assert len(result["summary"].split()) <= 30 + len(result["bullets"])  # the "-" marks
+    refused = run_cli("summarize", "--mode", "extractive", "--max-words", "2", str(article))
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "nutgraf: summarize: --max-words: Input should be greater than or equal to 5"
+    )
+    assert refused.stdout == ""
+
+
+def test_serve_with_a_taken_redis_port_stops_with_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = clean_env(
+            NUTGRAF_REDIS_PORT=str(port),
+            NUTGRAF_DATA_DIR=str(tmp_path),
+            NUTGRAF_LOG_FORMAT="text",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "nutgraf", "serve"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.endswith(
+        f"cannot start redis-server: port {port} on 127.0.0.1 is taken (Address already in "
+        "use); set NUTGRAF_REDIS_PORT to a free port"
+    ), line
+
+
+def test_a_redis_server_asked_for_a_taken_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = RedisServer(tmp_path / "redis", port)
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is taken"):
+            server.start()
+    assert server.process is None  # nothing was started
+
+
+def test_the_programs_start_without_progress_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 15: tqdm bars of model loading landed inside the JSON logs.
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://127.0.0.1:1/0")
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE"):
+        monkeypatch.delenv(name, raising=False)
+    seen: list[tuple[str | None, str | None]] = []
+
+    def run(_settings: Settings) -> None:
+        seen.append(
+            (os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS"), os.environ.get("TQDM_DISABLE"))
+        )
+
+    assert programs.start("api", run) == 0
+    assert seen == [("1", "1")]

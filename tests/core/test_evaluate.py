@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rouge_score import rouge_scorer
 
+from helpers import run_on_a_terminal
 from nutgraf.contract import Checks, InputStats, SummaryOptions, SummaryResult
 from nutgraf.evaluate import (
     EvalInputError,
@@ -103,8 +104,18 @@ def test_eval_extractive_matches_rouge_score(tmp_path: Path) -> None:
     assert rows["ROUGE-2 F1"] == [f"{system['rouge2']:.2f}", f"{lead_3['rouge2']:.2f}"]
     assert rows["ROUGE-Lsum F1"] == [f"{system['rougeLsum']:.2f}", f"{lead_3['rougeLsum']:.2f}"]
     assert rows["mean words"] == [f"{mean_words:.1f}"]
-    # The bar went to stderr, not into the table.
-    assert "7/7" in done.stderr and "7/7" not in table
+    # No progress bar: stderr is not a terminal here (issue 15: bars in the JSON logs).
+    assert "7/7" not in done.stderr and "7/7" not in table
+
+
+def test_eval_shows_its_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
+    args = [sys.executable, "-m", "nutgraf.cli", "eval", str(FIXTURE), "--mode", "extractive"]
+    done = run_on_a_terminal(args, env=env, cwd=ROOT, timeout_s=120)
+    assert done.returncode == 0, done.stderr
+    # The bar went to the terminal on stderr, not into the table.
+    assert "7/7" in done.stderr and "7/7" not in done.stdout
+    assert "ROUGE-1 F1" in done.stdout
 
 
 def test_eval_limit_and_batch_size(tmp_path: Path) -> None:

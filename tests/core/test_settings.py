@@ -173,6 +173,16 @@ def test_a_visibility_timeout_below_the_time_limit_is_refused(
         load_settings()
 
 
+def test_redis_port_is_unset_by_default_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().redis_port is None  # `nutgraf serve` picks a free port
+    monkeypatch.setenv("NUTGRAF_REDIS_PORT", "6380")
+    assert load_settings().redis_port == 6380
+    for bad in ("0", "65536", "redis"):
+        monkeypatch.setenv("NUTGRAF_REDIS_PORT", bad)
+        with pytest.raises(SettingsError, match="NUTGRAF_REDIS_PORT"):
+            load_settings()
+
+
 def test_webhook_secrets_are_a_list_split_on_commas_or_spaces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

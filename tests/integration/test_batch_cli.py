@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ import redis
 from flask import Flask
 from werkzeug.serving import make_server
 
-from helpers import REPO, STORY, WorkerProcess, wait_for
+from helpers import REPO, STORY, WorkerProcess, run_on_a_terminal, wait_for
 from nutgraf.client import BatchItemResult, Client, NutgrafError
 from nutgraf.settings import Settings
 from service import create_app
@@ -142,10 +143,12 @@ def test_batch_writes_results_with_the_input_fields_and_shows_progress(
     ]
     source = write_jsonl(tmp_path / "in.jsonl", records)
     out = tmp_path / "results" / "out.jsonl"
-    done = run_batch(source, "-o", out, "--url", url, "--mode", "extractive", "--chunk-size", "5")
+    args = [sys.executable, "-m", "nutgraf", "batch", str(source), "-o", str(out)]
+    args += ["--url", url, "--mode", "extractive", "--chunk-size", "5"]
+    done = run_on_a_terminal(args, env=cli_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "12 succeeded, 0 failed, 0 skipped"
-    # tqdm's bar: count, elapsed<remaining (the ETA) and the rate.
+    # tqdm's bar, on the terminal: count, elapsed<remaining (the ETA) and the rate.
     assert re.search(r"12/12 \[[\d:]+<[\d:?]+, +[\d.]+article/s", done.stderr), done.stderr
     lines = read_lines(out)
     assert sorted(line["id"] for line in lines) == list(range(12))
@@ -159,6 +162,7 @@ def test_batch_writes_results_with_the_input_fields_and_shows_progress(
     again = run_batch(source, "-o", out, "--url", url, "--mode", "extractive")
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1] == "0 succeeded, 0 failed, 12 skipped"
+    assert "article/s" not in again.stderr  # no bar where stderr is not a terminal
     assert read_lines(out) == lines
 
 
@@ -242,12 +246,28 @@ def test_failed_items_exit_1_and_are_sent_again_only_when_asked(url: str, tmp_pa
     assert all(line["status"] == "succeeded" for line in lines)
 
 
+def test_a_wrong_url_exits_2_at_once_names_it_and_leaves_no_output(tmp_path: Path) -> None:
+    # Issue 15: retried silently for 18 s, exit 1, an empty output file, no URL said.
+    source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": story("wrong-url")}])
+    out = tmp_path / "out" / "results.jsonl"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # ours, and nobody listens: connection refused
+        url = f"http://127.0.0.1:{holder.getsockname()[1]}"
+        done = run_batch(source, "-o", out, "--url", url, "--no-progress")
+    assert done.returncode == 2, done.stderr
+    assert f"POST {url}/v1/batches: ConnectError" in done.stderr
+    assert "nothing was sent" in done.stderr
+    assert "retry" not in done.stderr
+    assert not out.exists() and not out.parent.exists()
+
+
 def test_the_key_comes_from_the_flag_or_nutgraf_api_key(keyed_url: str, tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": story("keyed")}])
     args = ("--url", keyed_url, "--mode", "extractive", "--no-progress")
     refused = run_batch(source, "-o", tmp_path / "none.jsonl", *args)
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # nothing was sent
     assert "401 unauthorized" in refused.stderr
+    assert not (tmp_path / "none.jsonl").exists()
     flag = run_batch(source, "-o", tmp_path / "flag.jsonl", *args, "--api-key", "batch-key")
     assert flag.returncode == 0, flag.stderr
     env = run_batch(

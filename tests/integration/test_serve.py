@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import psutil
+import redis
 import requests
 
 from helpers import TEST_MODEL, answers_200, wait_for
@@ -24,15 +26,25 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article: str) -> None:
-    port = free_port()
+    port, redis_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
+    log_path, out_path = tmp_path / "serve.log", tmp_path / "serve.out"
+    env = _env(
+        tmp_path,
+        NUTGRAF_PORT=str(port),
+        NUTGRAF_API_WORKERS="1",
+        NUTGRAF_REDIS_PORT=str(redis_port),
+    )
+    # A home of its own, to see that nothing (gunicorn's control socket) is put there; the
+    # converted models stay where the other tests keep them.
+    env |= {"HOME": str(tmp_path / "home"), "NUTGRAF_CACHE_DIR": str(Settings().cache_dir)}
+    env.pop("XDG_RUNTIME_DIR", None)
+    with log_path.open("wb") as log, out_path.open("wb") as out:
         serve = subprocess.Popen(
             [sys.executable, "-m", "nutgraf.cli", "serve"],
-            env=_env(tmp_path, NUTGRAF_PORT=str(port), NUTGRAF_API_WORKERS="1"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=log,
             # A terminal's foreground job: Ctrl-C signals its whole process group.
             start_new_session=True,
         )
@@ -46,6 +58,8 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
         # handed back its jobs (issue 13: it died first, and a job was stranded).
         (redis_part,) = [p for p in parts if "redis-server" in " ".join(p.cmdline())]
         assert os.getpgid(redis_part.pid) != os.getpgid(serve.pid)
+        # On the port NUTGRAF_REDIS_PORT asked for (a firewalled host needs to know it).
+        assert redis.Redis(port=redis_port).ping()
 
         text = sample_article.split("\n\n")[0] + " (serve test)"
         response = requests.post(f"{base}/v1/summaries", json={"text": text, "length": "short"})
@@ -67,6 +81,15 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
     assert code == 0, output[-3000:]
     assert output.index("stopped worker") < output.index("stopped redis-server"), output[-3000:]
     assert "Couldn't reject" not in output and "Error 111" not in output, output[-3000:]
+    # Issue 15: every part logs on stderr, one JSON object a line; stdout stays empty. No
+    # progress bar, no Celery banner or root warning, no line per /readyz poll.
+    assert out_path.read_text() == ""
+    records = [json.loads(line) for line in output.splitlines()]
+    assert not [r for r in records if "/readyz" in r["message"] and r["level"] != "DEBUG"]
+    assert "superuser privileges" not in output
+    said_root = [r for r in records if "runs as root" in r["message"]]
+    assert len(said_root) == (1 if os.geteuid() == 0 else 0), output[-3000:]
+    assert not (tmp_path / "home" / ".gunicorn").exists()
     assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert list((tmp_path / "data" / "redis").rglob("*.aof*")), "redis kept no AOF"
 
@@ -285,7 +308,8 @@ def test_summarize_command_reads_stdin(tmp_path: Path, sample_article: str) -> N
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = result.stdout.strip().splitlines()[-1]
+    # stdout is the summary and nothing else: the logs went to stderr (issue 15).
+    (summary,) = result.stdout.strip().splitlines()
     assert len(summary.split()) >= 3
     assert summary.endswith((".", "!", "?", '"'))
 

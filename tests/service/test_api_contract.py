@@ -71,7 +71,12 @@ def test_huge_body_is_refused_from_its_length(settings: Settings) -> None:
     small = create_app(settings.model_copy(update={"max_chars": 50})).test_client()
     body = json.dumps({"text": "y" * 2_000_000})
     response = small.post("/v1/summaries", data=body, content_type="application/json")
-    assert_error(response, 413, "text_too_long")
+    refused = assert_error(response, 413, "text_too_long")
+    # Issue 15: it named only a byte limit; the limit people set is in characters.
+    assert refused["error"]["message"] == (
+        f"request body of {len(body)} bytes is larger than this service accepts "
+        f"({50 * 12 + 64 * 1024} bytes); text may have at most 50 characters"
+    )
 
 
 def test_unknown_job_is_404(client: FlaskClient) -> None:

@@ -6,6 +6,7 @@ when memory runs short, and accepted jobs vanish; the service must say so (issue
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,3 +71,20 @@ def _pings(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
+
+
+def test_probes_are_logged_at_debug_and_other_requests_at_info(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 15: every /readyz poll was an INFO line.
+    with caplog.at_level(logging.DEBUG, logger="nutgraf.http"):
+        client.get("/readyz")
+        client.get("/healthz")
+        client.get("/v1/models")
+    lines = [r for r in caplog.records if r.name == "nutgraf.http"]
+    levels = {r.__dict__["path"]: r.levelno for r in lines}  # `path` is an extra field
+    assert levels == {
+        "/readyz": logging.DEBUG,
+        "/healthz": logging.DEBUG,
+        "/v1/models": logging.INFO,
+    }

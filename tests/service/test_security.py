@@ -262,6 +262,7 @@ def test_oversized_bodies_are_refused_before_they_are_read(isolated: Settings) -
         status, body, elapsed = claim_length(port, "/v1/batches", 1024 * 1024 + 1)
         assert (status, body["error"]["code"]) == (413, "payload_too_large")
         assert "1048576" in body["error"]["message"]
+        assert "NUTGRAF_MAX_BODY_MB is 1" in body["error"]["message"]
         assert elapsed < 5
 
 
