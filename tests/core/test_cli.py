@@ -197,6 +197,7 @@ def test_serve_with_a_taken_redis_port_stops_with_one_clear_line(tmp_path: Path)
             NUTGRAF_REDIS_PORT=str(port),
             NUTGRAF_DATA_DIR=str(tmp_path),
             NUTGRAF_LOG_FORMAT="text",
+            NUTGRAF_MODEL="smollm2-135m",  # named: no line about what `auto` chose
         )
         done = subprocess.run(
             [sys.executable, "-m", "nutgraf", "serve"],
