@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 import requests
-from broker import Rabbitmqctl, rabbitmq_vhost
+from broker import Admin, QueueRow, rabbitmq_vhost
 
 from helpers import (
     STORY,
@@ -33,15 +33,15 @@ DATABASE = 13  # this module's own Redis database: no other worker sweeps its jo
 
 
 @pytest.fixture(scope="module")
-def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Rabbitmqctl, str]]:
-    """The AMQP URL of a fresh vhost, rabbitmqctl for its node, and the vhost's name."""
+def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Admin, str]]:
+    """The AMQP URL of a fresh vhost, the broker's administration, and the vhost's name."""
     with rabbitmq_vhost(tmp_path_factory.mktemp("rabbitmq")) as found:
         yield found
 
 
 @pytest.fixture(scope="module")
 def amqp_settings(
-    settings: Settings, redis_server: RedisServer, rabbit: tuple[str, Rabbitmqctl, str]
+    settings: Settings, redis_server: RedisServer, rabbit: tuple[str, Admin, str]
 ) -> Settings:
     """The test deployment with RabbitMQ as its broker and its own Redis database."""
     url = own_database(redis_server.url, DATABASE)
@@ -97,16 +97,10 @@ def _finished(base: str, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
     return body
 
 
-def _table(ctl: Rabbitmqctl, *args: str) -> list[list[str]]:
-    """Rows of a rabbitmqctl list_* command, without its header lines."""
-    out = ctl("-q", "--no-table-headers", *args)
-    return [line.split("\t") for line in out.splitlines() if line.strip()]
-
-
 def test_a_job_runs_through_rabbitmq(
-    api: str, amqp_worker: WorkerProcess, rabbit: tuple[str, Rabbitmqctl, str]
+    api: str, amqp_worker: WorkerProcess, rabbit: tuple[str, Admin, str]
 ) -> None:
-    _, ctl, vhost = rabbit
+    _, admin, vhost = rabbit
     ready = requests.get(f"{api}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
 
@@ -115,19 +109,15 @@ def test_a_job_runs_through_rabbitmq(
     assert job["status"] == "succeeded", (job, amqp_worker.log_tail())
     assert job["summary"]
 
-    # The API and the worker are connected to this vhost, and the worker consumes the
-    # queue with the consumer timeout it asked for (above the time limit).
-    connections = [row for row in _table(ctl, "list_connections", "vhost") if row == [vhost]]
-    assert len(connections) >= 2, connections
-    queues = _table(ctl, "list_queues", "-p", vhost, "name", "consumers", "durable")
-    assert ["nutgraf", "1", "true"] in queues, queues
-    consumers = _table(ctl, "list_consumers", "-p", vhost, "queue_name", "arguments")
-    ours = [arguments for queue, arguments in consumers if queue == "nutgraf"]
-    assert len(ours) == 1, consumers
-    timeout_ms = int(re.findall(r'"x-consumer-timeout",(\d+)', ours[0])[0])
-    assert timeout_ms > 240 * 1000  # the test deployment's task time limit, in ms
+    # The API and the worker are connected to this vhost (the management API's figures
+    # lag a few seconds), and the worker consumes the durable queue.
+    wait_for(lambda: admin.connections(vhost) >= 2, 30, "the API's and the worker's connections")
+    assert QueueRow("nutgraf", 1, True) in admin.queues(vhost)
+    # With the consumer timeout it asked for: above the time limit (240 s here).
+    (arguments,) = admin.consumer_arguments(vhost, "nutgraf")
+    assert arguments["x-consumer-timeout"] > 240 * 1000, arguments
     # RabbitMQ before 3.12 ignores it: the worker says so, loudly.
-    version = tuple(int(part) for part in ctl("-q", "version").strip().split(".")[:2])
+    version = tuple(int(part) for part in admin.version().split(".")[:2])
     warned = "IGNORES x-consumer-timeout" in amqp_worker.log_tail(200_000)
     assert warned == (version < (3, 12)), version
 
