@@ -27,7 +27,7 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(
         default=None,
-        description="Redis for broker, jobs and cache; unset: `nutgraf serve` starts its own.",
+        description="Redis: jobs, cache, default broker; unset: `nutgraf serve` starts its own.",
     )
     broker_url: str | None = Field(
         default=None,
