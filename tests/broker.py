@@ -72,6 +72,9 @@ class Admin(Protocol):
     def consumer_arguments(self, vhost: str, queue: str) -> list[dict[str, Any]]:
         """The arguments of each consumer of `queue`."""
 
+    def close_connections(self, vhost: str) -> None:
+        """Close every client connection of the vhost, as a broker restart would."""
+
 
 class Rabbitmqctl:
     """Admin through rabbitmqctl (`command` is how to run it, e.g. with sudo -n)."""
@@ -130,6 +133,9 @@ class Rabbitmqctl:
                 found.append({key: _scalar(value) for key, value in pairs})
         return found
 
+    def close_connections(self, vhost: str) -> None:
+        self("close_all_connections", "-p", vhost, "nutgraf test: broker blip")
+
 
 def _scalar(text: str) -> Any:
     try:
@@ -175,6 +181,10 @@ class ManagementApi:
     def consumer_arguments(self, vhost: str, queue: str) -> list[dict[str, Any]]:
         rows = self.call("GET", f"/consumers/{quote(vhost, safe='')}")
         return [dict(c.get("arguments") or {}) for c in rows if c["queue"]["name"] == queue]
+
+    def close_connections(self, vhost: str) -> None:
+        for connection in self.call("GET", f"/vhosts/{quote(vhost, safe='')}/connections"):
+            self.call("DELETE", f"/connections/{quote(connection['name'], safe='')}")
 
 
 def local_admin() -> Admin:

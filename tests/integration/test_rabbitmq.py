@@ -155,6 +155,19 @@ def test_a_worker_killed_mid_job_is_redelivered_and_the_job_ends_once(
     assert int(client.hget(keys.stats_jobs, "duplicate_ends") or 0) == duplicates_before
 
 
+def test_connections_the_broker_closes_are_opened_again(
+    api: str, amqp_worker: WorkerProcess, rabbit: tuple[str, Admin, str]
+) -> None:
+    _, admin, vhost = rabbit
+    wait_for(lambda: admin.connections(vhost) >= 2, 30, "the API's and the worker's connections")
+    admin.close_connections(vhost)  # as a broker restart or a network blip would
+    # Same API processes, same worker: both connect again by themselves.
+    job_id = _submit(api, "after the blip", length="headline")
+    job = _finished(api, job_id)
+    assert job["status"] == "succeeded", (job, amqp_worker.log_tail())
+    assert amqp_worker.running()
+
+
 def test_readyz_says_when_the_broker_is_unreachable(settings: Settings) -> None:
     away = settings.model_copy(
         update={"broker_url": f"amqp://guest:guest@127.0.0.1:{free_port()}//"}
