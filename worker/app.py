@@ -81,8 +81,8 @@ def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], Queue]:
     transport = {
         # The broker acknowledges each message once it holds it: a 202 means it is queued.
         "confirm_publish": True,
-        # Bounds a publish on a broker that stopped answering (or blocked publishers on a
-        # memory alarm): the API answers 503 instead of hanging.
+        # Bound each socket read and write (a publish and its confirm included) on a broker
+        # that stopped answering: the API answers 503 instead of hanging.
         "read_timeout": 10,
         "write_timeout": 10,
     }
@@ -91,8 +91,8 @@ def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], Queue]:
     # again, the running batch included. With acks_late a job is acknowledged only after it
     # ran, after waiting behind the running batch, so the worker asks for a longer timeout
     # per consumer (x-consumer-timeout as a consume argument, RabbitMQ 3.12+): it follows
-    # this worker's own time limit, and unlike the queue argument or a quorum queue it
-    # never makes a redeclaration with a new limit differ from the queue that exists.
+    # this worker's own time limit, where a queue argument stays what the queue was first
+    # declared with (and a redeclaration that differs may be refused).
     # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (README).
     # A classic durable queue: a delivery limit (quorum queues) adds nothing to the
     # job record's own attempt count (NUTGRAF_MAX_JOB_ATTEMPTS).
