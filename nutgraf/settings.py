@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # bundled offline model (nutgraf/models/auto.py decides, once, when a program starts).
 AUTO_MODEL = "auto"
 DEFAULT_MODEL = AUTO_MODEL
+AMQP_SCHEMES = ("amqp://", "amqps://")
+BROKER_SCHEMES = ("redis://", "rediss://", *AMQP_SCHEMES)
 
 
 class SettingsError(ValueError):
@@ -28,7 +30,11 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(
         default=None,
-        description="Redis for broker, jobs and cache; unset: `nutgraf serve` starts its own.",
+        description="Redis: jobs, cache, default broker; unset: `nutgraf serve` starts its own.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Queue broker: redis(s):// or amqp(s):// (RabbitMQ); unset: the Redis URL.",
     )
     redis_port: int | None = Field(
         default=None,
@@ -226,6 +232,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if not value.startswith(BROKER_SCHEMES):
+            raise ValueError(
+                "must start with redis://, rediss://, amqp:// or amqps:// "
+                "(unset: the broker is NUTGRAF_REDIS_URL)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _default_model_is_served_first(self) -> Settings:
         others = [name for name in self.models if name != self.model]
@@ -248,6 +267,23 @@ class Settings(BaseSettings):
         if self.visibility_timeout_s:
             return self.visibility_timeout_s
         return self.task_time_limit_s + 300
+
+    @property
+    def broker(self) -> str | None:
+        """The broker URL in effect: NUTGRAF_BROKER_URL, else the Redis URL (which
+        `nutgraf serve` fills in with its own Redis when NUTGRAF_REDIS_URL is unset)."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        """True when the broker is RabbitMQ (amqp:// or amqps://)."""
+        return (self.broker or "").startswith(AMQP_SCHEMES)
+
+    @property
+    def consumer_timeout(self) -> int:
+        """Seconds RabbitMQ lets a worker hold a delivered job unacknowledged before it
+        closes the channel; a prefetched job may wait one batch before its own runs."""
+        return self.visibility_timeout + self.task_time_limit_s
 
 
 def load_settings(**overrides: object) -> Settings:

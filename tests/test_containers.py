@@ -266,3 +266,35 @@ def test_dockerfile_copies_what_pip_install_needs() -> None:
             name = source.rstrip("/")
             assert name not in ignored, f"{name} is in .dockerignore"
             assert (ROOT / name).exists(), f"COPY {name}: no such file in the build context"
+
+
+def test_rabbitmq_is_the_production_profiles_broker() -> None:
+    """The production profile adds a healthy, persistent RabbitMQ; api and worker take
+    NUTGRAF_BROKER_URL from the caller (empty: Redis is the broker, as without the profile)."""
+    rabbitmq = service("rabbitmq")
+    assert rabbitmq["profiles"] == ["production"]
+    assert str(rabbitmq["image"]).startswith("rabbitmq:")
+    assert "rabbitmq-diagnostics" in rabbitmq["healthcheck"]["test"]
+    # The node's data folder follows the host name: fixed, or a new container loses it.
+    assert rabbitmq["hostname"] == "rabbitmq"
+    named = {str(volume).split(":", 1)[0] for volume in rabbitmq["volumes"]}
+    assert named <= set(compose().get("volumes") or {})
+    assert any(str(volume).endswith(":/var/lib/rabbitmq") for volume in rabbitmq["volumes"])
+    for name in ("api", "worker"):
+        svc = service(name)
+        assert environment(svc)["NUTGRAF_BROKER_URL"] == "${NUTGRAF_BROKER_URL:-}"
+        # A dependency on a service whose profile is off makes the default project invalid.
+        assert "rabbitmq" not in (svc.get("depends_on") or {})
+
+
+def test_the_documented_broker_url_reaches_the_rabbitmq_service() -> None:
+    """The URL compose.yaml and README give is a valid setting naming the service's user."""
+    rabbitmq = service("rabbitmq")
+    user = environment(rabbitmq)["RABBITMQ_DEFAULT_USER"]
+    for path in (COMPOSE, ROOT / "README.md"):
+        urls = set(re.findall(r"NUTGRAF_BROKER_URL=(amqp://\S+)", path.read_text()))
+        assert urls, f"{path.name} shows no NUTGRAF_BROKER_URL=amqp://…"
+        for url in urls:
+            settings = Settings(broker_url=url)
+            assert settings.broker_is_amqp
+            assert url.startswith(f"amqp://{user}:") and "@rabbitmq:5672/" in url, url

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from kombu import Queue
 
 from nutgraf.settings import Settings
 
@@ -13,16 +16,13 @@ SUMMARIZE_TASK = "nutgraf.summarize"
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for these settings, without tasks (worker.main registers them)."""
     # Producers (the API, the orphan requeue) send by task name and never import the tasks.
-    if not settings.redis_url:
-        raise ValueError("NUTGRAF_REDIS_URL is required to talk to the queue")
-    app = Celery("nutgraf", broker=settings.redis_url, set_as_current=False)
-    transport = {
-        # Above the longest job, or Redis hands a running job to a second worker.
-        "visibility_timeout": settings.visibility_timeout,
-        "socket_connect_timeout": 2,
-        "socket_timeout": 10,
-        "retry_on_timeout": True,
-    }
+    if not settings.broker:
+        raise ValueError("NUTGRAF_REDIS_URL (or NUTGRAF_BROKER_URL) is required for the queue")
+    app = Celery("nutgraf", broker=settings.broker, set_as_current=False)
+    if settings.broker_is_amqp:
+        transport, queue = _rabbitmq(settings)
+    else:
+        transport, queue = _redis(settings), Queue(QUEUE)
     app.conf.update(
         # JSON only: a pickle from the broker is code execution.
         task_serializer="json",
@@ -34,11 +34,15 @@ def create_celery(settings: Settings) -> Celery:
         # At-least-once: ack after the job, re-queue when the process dies mid-job.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # Room for two batches per pool process: one running, the next one filling.
+        # Room for two batches per pool process: one running, the next one filling. On
+        # RabbitMQ this is basic.qos on the worker's one channel, which has one consumer,
+        # so per-channel (global, 3.x) and per-consumer (4.x) prefetch come to the same.
         worker_prefetch_multiplier=2 * settings.batch_size,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
         task_default_queue=QUEUE,
+        # Every process declares the queue alike (RabbitMQ refuses a redeclaration that differs).
+        task_queues=[queue],
         task_time_limit=settings.task_time_limit_s,
         task_soft_time_limit=max(1, settings.task_time_limit_s - 30),
         worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,
@@ -59,3 +63,42 @@ def create_celery(settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def _redis(settings: Settings) -> dict[str, Any]:
+    """Transport options of a Redis broker."""
+    return {
+        # Above the longest job, or Redis hands a running job to a second worker.
+        "visibility_timeout": settings.visibility_timeout,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+        "retry_on_timeout": True,
+    }
+
+
+def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], Queue]:
+    """Transport options and the queue of a RabbitMQ broker."""
+    transport = {
+        # The broker acknowledges each message once it holds it: a 202 means it is queued.
+        "confirm_publish": True,
+        # Bound each socket read and write (a publish and its confirm included) on a broker
+        # that stopped answering: the API answers 503 instead of hanging.
+        "read_timeout": 10,
+        "write_timeout": 10,
+    }
+    # RabbitMQ closes a channel whose consumer holds a delivery unacknowledged longer than
+    # its consumer timeout (30 min by default), and every job prefetched on it is delivered
+    # again, the running batch included. With acks_late a job is acknowledged only after it
+    # ran, after waiting behind the running batch, so the worker asks for a longer timeout
+    # per consumer (x-consumer-timeout as a consume argument, RabbitMQ 3.12+): it follows
+    # this worker's own time limit, where a queue argument stays what the queue was first
+    # declared with (and a redeclaration that differs may be refused).
+    # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (README).
+    # A classic durable queue: a delivery limit (quorum queues) adds nothing to the
+    # job record's own attempt count (NUTGRAF_MAX_JOB_ATTEMPTS).
+    queue = Queue(
+        QUEUE,
+        durable=True,
+        consumer_arguments={"x-consumer-timeout": settings.consumer_timeout * 1000},
+    )
+    return transport, queue

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
-from celery import signals
+from celery import Celery, signals
 from celery.exceptions import SecurityWarning
 
 from nutgraf.settings import Settings
@@ -69,6 +70,26 @@ def _say_root_once() -> None:
         log.warning("the worker runs as root; run it as an unprivileged user where you can")
 
 
+def warn_if_consumer_timeout_ignored(app: Celery, settings: Settings) -> None:
+    """Log one loud warning when RabbitMQ is older than 3.12 (it ignores x-consumer-timeout)."""
+    try:
+        with app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1)
+            version = str(connection.connection.server_properties.get("version", ""))
+    except Exception as exc:  # the worker reconnects by itself; this is only advice
+        log.warning("could not read the RabbitMQ version: %s", exc)
+        return
+    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    if numbers and numbers < (3, 12):
+        log.warning(
+            "RABBITMQ %s IGNORES x-consumer-timeout: a job held longer than its "
+            "consumer_timeout (30 min by default) loses its channel and runs again; set "
+            "consumer_timeout = %d in rabbitmq.conf, or use RabbitMQ 3.12 or later",
+            version,
+            settings.consumer_timeout * 1000,
+        )
+
+
 def run(settings: Settings) -> None:
     """Run a Celery worker in this process until it is told to stop."""
     signals.setup_logging.connect(_leave_logging_to_nutgraf, weak=False)
@@ -79,6 +100,11 @@ def run(settings: Settings) -> None:
     tasks.register(app, settings)
     hold_received_jobs(app, settings)
     processes = settings.worker_concurrency if pool == "prefork" else 1
+    if settings.broker_is_amqp:
+
+        @signals.worker_ready.connect(weak=False)
+        def _check_broker(**_: Any) -> None:
+            warn_if_consumer_timeout_ignored(app, settings)
 
     if pool == "prefork":
 

@@ -26,6 +26,9 @@ def enqueue(producer: Celery, job_id: str) -> None:
 def ready_messages(producer: Celery) -> int:
     """Messages waiting in the queue for a worker (not those a worker has prefetched)."""
     with producer.connection_for_read() as connection:
+        # Bounded: a broker that is down must not hold the caller (/readyz, or the heartbeat
+        # thread's sweep) in kombu's default retry-forever.
+        connection.ensure_connection(max_retries=1)
         try:
             declared = connection.default_channel.queue_declare(QUEUE, passive=True)
         except ChannelError:  # no worker has declared the queue yet: nothing waits in it

@@ -114,7 +114,8 @@ class Runtime:
             waiting = scan.waiting
             if waiting and ready_messages(self._producer_app()):
                 # Messages still wait in the queue, and these jobs' may be among them: send
-                # again only what has waited as long as the broker itself would.
+                # again only what has waited as long as Redis itself would (RabbitMQ never
+                # hands a waiting message out again; the same wait bounds a duplicate there).
                 limit = self.settings.visibility_timeout
                 waiting = {job_id: age for job_id, age in waiting.items() if age >= limit}
             for job_id in released:

@@ -2,10 +2,12 @@
 
 A job's record says `queued` or `running`; its queue message can still be lost: the API
 died between writing the record and sending, Redis stopped with the message prefetched by a
-worker, a worker died mid-batch. The broker would hand an unacknowledged message out again
-only after its visibility timeout (20 minutes by default). The sweep, run by one worker
-process at a time (a lease in Redis), finds such jobs sooner and the caller sends them
-again; `start` refuses a job that is already running, so a second message is harmless.
+worker, a worker died mid-batch. A Redis broker would hand an unacknowledged message out
+again only after its visibility timeout (20 minutes by default); RabbitMQ does so as soon as
+the consumer's connection closes, but no broker has a message the API never sent. The sweep,
+run by one worker process at a time (a lease in Redis), finds such jobs sooner and the
+caller sends them again; `start` refuses a job that is already running, so a second
+message is harmless.
 
 Which consumer holds a prefetched message is noted on the job (`held_by`, by the worker's
 message handler), and consumers announce themselves with a heartbeat: when one dies, the

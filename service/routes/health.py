@@ -9,6 +9,7 @@ from nutgraf.models.specs import BUNDLED_FIX, ModelError, resolve
 from service import context
 from service.apidoc import Reply, documented
 from service.errors import Unavailable
+from worker.queue import ready_messages
 
 health = Blueprint("health", __name__)
 
@@ -25,18 +26,22 @@ def healthz() -> Response:
     "Readiness",
     "operations",
     {
-        200: Reply("Redis answers and a worker has the default model.", ReadyBody),
+        200: Reply(
+            "Redis (and a separate broker) answers and a worker has the default model.",
+            ReadyBody,
+        ),
         # Its own explanation of `unavailable`: the message says which check failed.
         503: Reply(
             f"Error codes:\n- `{Unavailable.code}`: not ready; the message says why "
-            "(Redis unreachable or allowed to evict keys, no worker, model loading or failed).",
+            "(Redis or the broker unreachable, Redis allowed to evict keys, no worker, model "
+            "loading or failed).",
             ErrorBody,
             headers=Unavailable.header_names,
         ),
     },
 )
 def readyz() -> Response:
-    """200 when Redis answers and a worker has the default model loaded; else 503 and why."""
+    """200 when Redis and the broker answer and a worker has the default model; else 503."""
     store, settings = context.store(), context.settings()
     try:
         store.redis.ping()
@@ -49,6 +54,12 @@ def readyz() -> Response:
             f"redis maxmemory-policy is {policy!r}: it may evict job records and queued "
             "messages; set it to 'noeviction'"
         )
+    if settings.broker != settings.redis_url:
+        # A broker of its own (RabbitMQ): the API can queue nothing while it is away.
+        try:
+            ready_messages(context.producer())
+        except Exception as exc:
+            raise Unavailable(f"the broker is unreachable: {exc}") from exc
     if not workers:
         raise Unavailable("no worker is running")
     try:

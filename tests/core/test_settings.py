@@ -222,3 +222,57 @@ def test_a_webhook_secret_listed_twice_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("NUTGRAF_WEBHOOK_SECRET", f"{SECRET} {SECRET}")
     with pytest.raises(SettingsError, match=r"NUTGRAF_WEBHOOK_SECRET: .*listed twice"):
         load_settings()
+
+
+@pytest.mark.parametrize("value", ["http://x", "amqp:/x", "rabbitmq://h", "unix:///s", "sqs://"])
+def test_bad_broker_url(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NUTGRAF_BROKER_URL", value)
+    with pytest.raises(SettingsError, match=r"NUTGRAF_BROKER_URL: .*amqp://"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "amqp"),
+    [
+        ("amqp://guest:guest@127.0.0.1:5672/nutgraf", True),
+        ("amqps://user:pw@mq.example:5671/prod", True),
+        ("redis://queue.example:6379/2", False),
+        ("rediss://queue.example:6380/0", False),
+    ],
+)
+def test_good_broker_url(monkeypatch: pytest.MonkeyPatch, value: str, amqp: bool) -> None:
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("NUTGRAF_BROKER_URL", value)
+    settings = load_settings()
+    assert settings.broker == value and settings.broker_is_amqp is amqp
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"  # still the store and the cache
+
+
+def test_the_broker_defaults_to_the_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NUTGRAF_BROKER_URL", "")
+    assert load_settings().broker is None
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "unix:///run/redis.sock")
+    settings = load_settings()
+    assert settings.broker_url is None and settings.broker == "unix:///run/redis.sock"
+    assert not settings.broker_is_amqp
+
+
+def test_the_broker_follows_the_redis_that_serve_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `nutgraf serve` copies its own Redis's URL into the settings its children receive.
+    started = load_settings().model_copy(update={"redis_url": "redis://127.0.0.1:7001/0"})
+    assert started.broker == "redis://127.0.0.1:7001/0"
+    env = env_for_children(started)
+    assert "NUTGRAF_BROKER_URL" not in env
+    for name, value in env.items():
+        if name.startswith("NUTGRAF_"):
+            monkeypatch.setenv(name, value)
+    assert load_settings().broker == "redis://127.0.0.1:7001/0"
+
+
+def test_the_consumer_timeout_outlasts_a_job_and_the_batch_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NUTGRAF_TASK_TIME_LIMIT_S", "900")
+    assert load_settings().consumer_timeout == 900 + 1200
+    monkeypatch.setenv("NUTGRAF_VISIBILITY_TIMEOUT_S", "1000")
+    assert load_settings().consumer_timeout == 1900

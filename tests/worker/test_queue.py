@@ -6,9 +6,13 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+from kombu.exceptions import OperationalError
+
 from nutgraf.settings import Settings
+from nutgraf.store.server import free_port
 from worker.app import SUMMARIZE_TASK
-from worker.queue import create_producer, enqueue
+from worker.queue import create_producer, enqueue, ready_messages
 
 
 class Recorder:
@@ -42,3 +46,32 @@ def test_the_enqueue_side_loads_no_tasks_and_no_model_stack() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_rabbitmq_producer_asks_for_confirms_and_declares_the_queue_alike() -> None:
+    broker = "amqp://u:p@rabbit:5672/v"
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", broker_url=broker, task_time_limit_s=600)
+    producer = create_producer(settings)
+    assert producer.conf.broker_url == broker
+    assert producer.conf.broker_transport_options["confirm_publish"] is True
+    assert "visibility_timeout" not in producer.conf.broker_transport_options
+    (queue,) = producer.conf.task_queues
+    assert queue.name == producer.conf.task_default_queue and queue.durable
+    # The visibility timeout (time limit + 300 s) plus a batch waited for: 900 + 600 s.
+    assert queue.consumer_arguments == {"x-consumer-timeout": 1_500_000}
+    assert not queue.queue_arguments  # every declarer agrees whatever its time limit
+
+
+def test_a_redis_broker_keeps_its_visibility_timeout() -> None:
+    producer = create_producer(Settings(redis_url="redis://127.0.0.1:1/0", task_time_limit_s=600))
+    assert producer.conf.broker_url == "redis://127.0.0.1:1/0"
+    assert producer.conf.broker_transport_options["visibility_timeout"] == 900
+
+
+@pytest.mark.timeout(60)
+def test_asking_an_unreachable_broker_fails_instead_of_retrying_forever() -> None:
+    # The heartbeat thread's sweep and /readyz ask this: neither may hang on a dead broker.
+    away = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    producer = create_producer(Settings(redis_url="redis://127.0.0.1:1/0", broker_url=away))
+    with pytest.raises(OperationalError):
+        ready_messages(producer)
