@@ -29,6 +29,9 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 NO_WORKER_DB = 13
 # How long a test retries a 503, as an HF client does after `estimated_time`.
 RETRY_FOR_S = 240
+# A cap of 30 tokens is a headline of at most 22 words: quick to generate on a busy CPU.
+HEADLINE = {"generate_parameters": {"max_new_tokens": 30}}
+AS_V1 = {"length": "headline", "max_words": 22}
 
 
 def story(tag: str) -> str:
@@ -125,11 +128,10 @@ def test_inference_client_summarizes_through_the_v1_path(url: str, worker: Worke
 
 def test_a_list_of_inputs_gets_one_summary_each_in_order(url: str, worker: WorkerProcess) -> None:
     texts = [story("first"), story("second"), story("third")]
+    request = {"inputs": texts, "parameters": HEADLINE}
 
     def answered() -> list[dict[str, str]] | None:
-        response = requests.post(
-            f"{url}/hf/models/default", json={"inputs": texts}, headers=AUTH, timeout=60
-        )
+        response = requests.post(f"{url}/hf/models/default", json=request, headers=AUTH, timeout=60)
         if response.status_code == 503:
             return None
         assert response.status_code == 200, response.text
@@ -140,7 +142,7 @@ def test_a_list_of_inputs_gets_one_summary_each_in_order(url: str, worker: Worke
     assert [set(item) for item in summaries] == [{"summary_text"}] * 3
     for text, item in zip(texts, summaries, strict=True):
         single = requests.post(
-            f"{url}/v1/summaries", json={"text": text}, headers=AUTH, timeout=30
+            f"{url}/v1/summaries", json={"text": text, **AS_V1}, headers=AUTH, timeout=30
         ).json()
         assert single["cached"] is True and single["summary"] == item["summary_text"]
 
@@ -150,7 +152,7 @@ def test_past_the_wait_bound_503_with_estimated_time_then_the_same_job(
 ) -> None:
     text = story("slow")
     with paused(worker), pytest.raises(HfHubHTTPError) as raised:
-        hf_client(impatient_url).summarization(text)
+        hf_client(impatient_url).summarization(text, **HEADLINE)
     response = raised.value.response
     assert response.status_code == 503
     body = response.json()
@@ -158,8 +160,10 @@ def test_past_the_wait_bound_503_with_estimated_time_then_the_same_job(
     assert body["estimated_time"] > 0
     assert response.headers["Retry-After"] == str(int(body["estimated_time"]))
     # The job went on: a retry picks it up (one job for the key, not a second one).
-    summary = summarize(hf_client(url), text)
-    v1 = requests.post(f"{url}/v1/summaries", json={"text": text}, headers=AUTH, timeout=30)
+    summary = summarize(hf_client(url), text, **HEADLINE)
+    v1 = requests.post(
+        f"{url}/v1/summaries", json={"text": text, **AS_V1}, headers=AUTH, timeout=30
+    )
     assert v1.json()["summary"] == summary
 
 
