@@ -388,7 +388,8 @@ def served_model_names(settings: Settings) -> list[str]:
 
 def deployment_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """Add to the request schemas what this deployment's settings refuse with a 422: the
-    models it serves, its batch size, and callback_url while no webhook secret is set.
+    models it serves, its batch size (/hf's inputs too), and callback_url while no webhook
+    secret is set.
     Not NUTGRAF_MAX_CHARS as the text's maxLength: that is a 413, and schemathesis cannot
     generate from maxLength 100000 together with the text's pattern."""
     names = served_model_names(settings)
@@ -396,6 +397,10 @@ def deployment_limits(schemas: dict[str, Any], settings: Settings) -> None:
         schemas[name]["properties"]["model"]["anyOf"][0]["enum"] = names
     # Not on BatchItem: an item too long fails alone, inside an accepted batch.
     schemas["BatchRequest"]["properties"]["items"]["maxItems"] = settings.max_batch_items
+    # /hf's list of inputs: as many as a batch.
+    schemas["HfSummarizationRequest"]["properties"]["inputs"]["anyOf"][1]["maxItems"] = (
+        settings.max_batch_items
+    )
     if not settings.webhook_secret:
         for name in ("SummaryRequest", "BatchRequest"):
             field = schemas[name]["properties"]["callback_url"]

@@ -8,7 +8,7 @@ nearest length preset and a word cap, truncation becomes `truncate`.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt
 
@@ -16,8 +16,10 @@ from nutgraf.contract.limits import MAX_WORDS_MAX, MAX_WORDS_MIN
 from nutgraf.contract.options import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length
 from nutgraf.contract.requests import STRICT, ArticleText
 
-# English news runs about 1.3 BPE tokens a word (BART's, GPT-2's and SmolLM's tokenizers).
-WORDS_PER_TOKEN: Final = 0.75
+# English news runs about 1.3 BPE tokens a word (BART's, GPT-2's and SmolLM's tokenizers):
+# 3 words per 4 tokens.
+WORDS: Final = 3
+PER_TOKENS: Final = 4
 # A news summary sentence runs about 22 words: a preset's most words are its most sentences
 # times that (a headline has its own cap).
 SENTENCE_WORDS: Final = 22
@@ -79,7 +81,7 @@ class HfSummarizationRequest(BaseModel):
 
     model_config = STRICT
 
-    inputs: ArticleText | list[ArticleText] = Field(
+    inputs: ArticleText | Annotated[list[ArticleText], Field(min_length=1)] = Field(
         description="The article, or a list of articles (one summary each, in order)."
     )
     parameters: HfSummarizationParameters | None = None
@@ -117,7 +119,8 @@ class HfErrorBody(BaseModel):
 
 def tokens_to_words(tokens: int) -> int:
     """About how many words `tokens` model tokens hold."""
-    return round(tokens * WORDS_PER_TOKEN)
+    # In integers: JSON allows a bound of any size, which a float could not hold.
+    return tokens * WORDS // PER_TOKENS
 
 
 def hf_options(parameters: HfSummarizationParameters | None) -> dict[str, Any]:

@@ -105,9 +105,10 @@ def summarize(name: str) -> Response:
             check_text_length(len(text), settings)
     req = validate(HfSummarizationRequest, raw)
     texts = req.texts()
-    if not texts or len(texts) > settings.max_batch_items:
+    if len(texts) > settings.max_batch_items:
         raise InvalidRequest(
-            f"inputs: 1 to {settings.max_batch_items} articles (NUTGRAF_MAX_BATCH_ITEMS)"
+            f"inputs: {len(texts)} articles; the limit is {settings.max_batch_items} "
+            "(NUTGRAF_MAX_BATCH_ITEMS)"
         )
     options = hf_options(req.parameters)
     submitted = [

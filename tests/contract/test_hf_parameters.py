@@ -75,6 +75,8 @@ def test_token_bounds_map_to_the_nearest_preset_and_a_word_cap(
 def test_the_word_cap_is_the_token_cap_in_words() -> None:
     assert tokens_to_words(100) == 75
     assert tokens_to_words(0) == 0
+    assert tokens_to_words(10**400) > 10**399  # JSON allows it; no float overflow
+    assert mapped(generate(max_new_tokens=10**400)) == {}
 
 
 @pytest.mark.parametrize(
