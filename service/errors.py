@@ -194,18 +194,25 @@ def error_response(error: HttpError) -> Response:
     return _json_error(error.status, error.code, error.message, error.headers)
 
 
+def error_body(
+    status: int, code: str, message: str, *, hf: bool, retry_after: str | None = None
+) -> dict[str, Any]:
+    """An error's JSON body: the contract's, or (`hf`) HF's, with `estimated_time` on a 503."""
+    if not hf:
+        return {"error": {"code": code, "message": message}}
+    # huggingface_hub shows a string `error`; HF's 503s say when to try again.
+    body: dict[str, Any] = {"error": message, "error_type": code}
+    if status == 503:
+        body["estimated_time"] = float(retry_after or RETRY_AFTER_S)
+    return body
+
+
 def _json_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body: dict[str, Any]
-    if has_request_context() and request.path.startswith(HF_PREFIX):
-        # HF's shape: huggingface_hub shows a string `error`; a 503 says when to retry.
-        body = {"error": message, "error_type": code}
-        if status == 503:
-            body["estimated_time"] = float((headers or {}).get("Retry-After", RETRY_AFTER_S))
-    else:
-        body = {"error": {"code": code, "message": message}}
-    response = jsonify(body)
+    hf = has_request_context() and request.path.startswith(HF_PREFIX)
+    retry_after = (headers or {}).get("Retry-After")
+    response = jsonify(error_body(status, code, message, hf=hf, retry_after=retry_after))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -35,11 +35,11 @@ from service.apidoc import Callback, Operation, Reply, operation_of
 from service.errors import (
     CATALOGUE,
     HF_PREFIX,
-    RETRY_AFTER_S,
     HttpError,
     InternalError,
     MethodNotAllowed,
     NotFound,
+    error_body,
 )
 from service.security import API_PREFIXES, V1_HOOK_ERRORS
 
@@ -202,10 +202,9 @@ callback; anything else is retried with exponential backoff (1 s, 2 s, 4 s ... a
 5 min apart), or when a 429's or 503's `Retry-After` says, for
 `NUTGRAF_WEBHOOK_RETRY_FOR_S`; redirects are not followed.
 
-**Errors.** Every error has the body `{"error": {"code": "...", "message": "..."}}`, but
-under `/hf`, which answers as the Hugging Face Inference API does (its clients read that):
-`{"error": "message", "error_type": "code"}`, with `estimated_time` (seconds) on a 503.
-The codes:
+**Errors.** Every error has the body `{"error": {"code": "...", "message": "..."}}` (under
+`/hf`, Hugging Face's, which its clients read: `{"error": "message", "error_type": "code"}`,
+plus `estimated_time` in seconds on a 503):
 
 """
 
@@ -231,15 +230,6 @@ def _path_parameter(name: str) -> str:
     return component
 
 
-def _example(error: type[HttpError], hf: bool) -> dict[str, Any]:
-    if not hf:
-        return {"error": {"code": error.code, "message": error.when}}
-    example: dict[str, Any] = {"error": error.when, "error_type": error.code}
-    if error.status == 503:
-        example["estimated_time"] = float(RETRY_AFTER_S)
-    return example
-
-
 def error_responses(errors: tuple[type[HttpError], ...], hf: bool = False) -> dict[str, Any]:
     """One response per status, listing its possible codes, with an example of each (in
     HF's error shape for `hf`, the /hf routes)."""
@@ -256,7 +246,11 @@ def error_responses(errors: tuple[type[HttpError], ...], hf: bool = False) -> di
                 "application/json": {
                     "schema": _ref((HfErrorBody if hf else ErrorBody).__name__),
                     "examples": {
-                        e.code: {"summary": e.code, "value": _example(e, hf)} for e in classes
+                        e.code: {
+                            "summary": e.code,
+                            "value": error_body(e.status, e.code, e.when, hf=hf),
+                        }
+                        for e in classes
                     },
                 }
             },
@@ -408,13 +402,6 @@ def deployment_limits(schemas: dict[str, Any], settings: Settings) -> None:
             field["description"] += " Refused here: NUTGRAF_WEBHOOK_SECRET is not set."
 
 
-def _parameters(settings: Settings) -> dict[str, Any]:
-    """The parameter components, with the model names this deployment serves under /hf."""
-    parameters = copy.deepcopy(PARAMETERS)
-    parameters["Name"]["schema"]["enum"] = ["default", *served_model_names(settings)]
-    return parameters
-
-
 def _errors_table() -> str:
     rows = [f"| {e.status} | `{e.code}` | {e.when} |" for e in CATALOGUE]
     return "| status | code | when |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
@@ -424,7 +411,10 @@ def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of the app's routes (a fresh one: callers may change it)."""
     paths, operations = _operations(app)
     schemas = component_schemas(operations)
-    deployment_limits(schemas, app.extensions[context.SETTINGS])
+    settings = app.extensions[context.SETTINGS]
+    deployment_limits(schemas, settings)
+    parameters = copy.deepcopy(PARAMETERS)  # with the names of the models served under /hf
+    parameters["Name"]["schema"]["enum"] = ["default", *served_model_names(settings)]
     document = {
         "openapi": "3.1.0",
         "info": {
@@ -437,7 +427,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": _parameters(app.extensions[context.SETTINGS]),
+            "parameters": parameters,
             "headers": HEADERS,
             "responses": {
                 error.__name__: error_responses((error,))[str(error.status)]
