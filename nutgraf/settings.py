@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(
         default=86400, ge=60, description="How long an Idempotency-Key is remembered."
     )
+    # At most 30 s, like `Prefer: wait`: a wait holds an API thread (gunicorn's timeout: 60 s).
+    hf_wait_s: float = Field(
+        default=30.0, gt=0, le=30, description="How long /hf waits for summaries before a 503."
+    )
 
     @field_validator("models", "api_keys", "cors_origins", mode="before")
     @classmethod

@@ -15,9 +15,10 @@ from nutgraf.store import JobStore
 SETTINGS = "nutgraf.settings"
 STORE = "nutgraf.store"
 PRODUCER = "nutgraf.producer"
-# `Prefer: wait` holds an API thread for up to MAX_WAIT_S. gunicorn serves each process with
-# 8 threads (service/server.py); waits may take half, so that /healthz, reads and new
-# submissions always find a thread. Counted per process, like the threads.
+# `Prefer: wait` and POST /hf/models/<name> hold an API thread for up to MAX_WAIT_S.
+# gunicorn serves each process with 8 threads (service/server.py); waits may take half, so
+# that /healthz, reads and new submissions always find a thread. Counted per process, like
+# the threads.
 WAIT_SLOTS = 4
 _wait_slots = threading.BoundedSemaphore(WAIT_SLOTS)
 

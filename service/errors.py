@@ -1,4 +1,5 @@
-"""Every HTTP error leaves through here, as the contract's JSON body.
+"""Every HTTP error leaves through here, as the contract's JSON body (under /hf, as the
+Hugging Face Inference API's: `{"error": "message", "error_type": code}`).
 
 Each error class is one row of the contract's error table: its status, its code, when it
 is answered (`when`, published in the OpenAPI document) and the headers it carries. The
@@ -9,10 +10,10 @@ classes (service/openapi.py), so a code exists once.
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import redis
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, has_request_context, jsonify, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -21,6 +22,8 @@ from service.context import settings
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
+# Routes that speak the Hugging Face Inference API, errors included (service/routes/hf.py).
+HF_PREFIX = "/hf/"
 # A full queue drains at the workers' pace, minutes rather than seconds.
 OVERLOADED_RETRY_AFTER_S = 30
 
@@ -72,7 +75,7 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
     when = (
         "Unknown (or expired) id, or unknown route; on a POST, the job or batch "
-        "that its Idempotency-Key created has expired."
+        "that its Idempotency-Key created has expired; /hf: a model not served here."
     )
 
 
@@ -94,9 +97,17 @@ class NotCancellable(ApiError):
     when = "The job is running or has already ended."
 
 
+class JobCancelled(ApiError):
+    status, code = 409, "cancelled"
+    when = "/hf: the job was cancelled (DELETE /v1/summaries/<id>) before it ended."
+
+
 class TextTooLong(ApiError):
     status, code = 413, "text_too_long"
-    when = "`text` over NUTGRAF_MAX_CHARS, or a body too large to read."
+    when = (
+        "`text` over NUTGRAF_MAX_CHARS, or a body too large to read; /hf: an article "
+        "over NUTGRAF_MAX_ARTICLE_TOKENS."
+    )
 
 
 class PayloadTooLarge(ApiError):
@@ -120,6 +131,11 @@ class InvalidRequest(ApiError):
 class IdempotencyKeyReused(ApiError):
     status, code = 422, "idempotency_key_reused"
     when = "This Idempotency-Key was used with a different body."
+
+
+class SummarizationFailed(ApiError):
+    status, code = 422, "summarization_failed"
+    when = "/hf: the model could not summarize this article (its job failed)."
 
 
 class RateLimited(ApiError):
@@ -162,6 +178,19 @@ class Overloaded(ApiError):
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
+class NotReady(ApiError):
+    status, code = 503, "not_ready"
+    when = (
+        "/hf: no worker runs, the model is loading, every wait slot is taken, the job was "
+        "lost, or the summary was not ready within NUTGRAF_HF_WAIT_S; see Retry-After "
+        "(and `estimated_time`)."
+    )
+    header_names = ("Retry-After",)
+
+    def __init__(self, message: str, retry_after_s: int = RETRY_AFTER_S) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_s))})
+
+
 # What Werkzeug raises before a view runs (unknown route, wrong method, body too large...),
 # by status; HttpError itself is the plain 400 `bad_request`.
 _WERKZEUG_ERRORS: dict[int, type[HttpError]] = {
@@ -171,14 +200,29 @@ _WERKZEUG_ERRORS: dict[int, type[HttpError]] = {
 
 
 def error_response(error: HttpError) -> Response:
-    """The one JSON error body of the contract."""
+    """The one JSON error body of the contract (HF's shape under /hf)."""
     return _json_error(error.status, error.code, error.message, error.headers)
+
+
+def error_body(
+    status: int, code: str, message: str, *, hf: bool, retry_after: str | None = None
+) -> dict[str, Any]:
+    """An error's JSON body: the contract's, or (`hf`) HF's, with `estimated_time` on a 503."""
+    if not hf:
+        return {"error": {"code": code, "message": message}}
+    # huggingface_hub shows a string `error`; HF's 503s say when to try again.
+    body: dict[str, Any] = {"error": message, "error_type": code}
+    if status == 503:
+        body["estimated_time"] = float(retry_after or RETRY_AFTER_S)
+    return body
 
 
 def _json_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
+    hf = has_request_context() and request.path.startswith(HF_PREFIX)
+    retry_after = (headers or {}).get("Retry-After")
+    response = jsonify(error_body(status, code, message, hf=hf, retry_after=retry_after))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

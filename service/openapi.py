@@ -26,18 +26,27 @@ from nutgraf.contract import (
     MAX_RESULTS_PAGE,
     MAX_WAIT_S,
 )
+from nutgraf.contract.hf import HfErrorBody
 from nutgraf.contract.responses import ErrorBody
 from nutgraf.models.specs import resolve
 from nutgraf.settings import Settings
 from service import context
 from service.apidoc import Callback, Operation, Reply, operation_of
-from service.errors import CATALOGUE, HttpError, InternalError, MethodNotAllowed, NotFound
-from service.security import V1_HOOK_ERRORS, V1_PREFIX
+from service.errors import (
+    CATALOGUE,
+    HF_PREFIX,
+    HttpError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    error_body,
+)
+from service.security import API_PREFIXES, V1_HOOK_ERRORS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 # Methods Flask adds to every route by itself.
 IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
-# Every /v1 call can meet the hooks in front of /v1 (keys, rate limit), and a bug.
+# Every /v1 and /hf call can meet the hooks in front of them (keys, rate limit), and a bug.
 V1_ERRORS: tuple[type[HttpError], ...] = (*V1_HOOK_ERRORS, InternalError)
 # Answered for any route, rather than by one operation.
 ROUTE_ERRORS: tuple[type[HttpError], ...] = (NotFound, MethodNotAllowed)
@@ -46,6 +55,7 @@ TAGS = [
     {"name": "summaries", "description": "One article, one summary job."},
     {"name": "batches", "description": "Many articles in one request."},
     {"name": "models", "description": "What this deployment serves."},
+    {"name": "hf", "description": "The Hugging Face Inference API's summarization task."},
     {"name": "operations", "description": "Probes and metrics."},
     {"name": "docs", "description": "This documentation and the web page."},
 ]
@@ -117,6 +127,14 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "The batch id, as POST /v1/batches answered it.",
         "schema": {"type": "string"},
     },
+    "Name": {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": "A model this deployment serves, as GET /v1/models names it (an HF "
+        "id keeps its slash: `/hf/models/sshleifer/distilbart-cnn-12-6`), or `default`.",
+        "schema": {"type": "string"},
+    },
     "Cursor": {
         "name": "cursor",
         "in": "query",
@@ -169,11 +187,11 @@ DESCRIPTION = """\
 News summarization as a service: submit an article (or a batch of them), get a job to
 poll, or wait for it, or receive a signed callback when it ends.
 
-**Authentication.** When the deployment has API keys, every `/v1` call needs
+**Authentication.** When the deployment has API keys, every `/v1` and `/hf` call needs
 `Authorization: Bearer <key>`; without keys the API is open. `/healthz`, `/readyz`,
 `/metrics`, `/openapi.json` and `/docs` never need a key.
 
-**Rate limits.** With `NUTGRAF_RATE_LIMIT` set, `/v1` calls are limited per key (per
+**Rate limits.** With `NUTGRAF_RATE_LIMIT` set, `/v1` and `/hf` calls are limited per key (per
 client address without keys): over it, 429 `rate_limited` with `Retry-After`.
 
 **Callbacks.** A request with `callback_url` gets a POST there when its job or batch ends
@@ -184,7 +202,9 @@ callback; anything else is retried with exponential backoff (1 s, 2 s, 4 s ... a
 5 min apart), or when a 429's or 503's `Retry-After` says, for
 `NUTGRAF_WEBHOOK_RETRY_FOR_S`; redirects are not followed.
 
-**Errors.** Every error has the body `{"error": {"code": "...", "message": "..."}}`:
+**Errors.** Every error has the body `{"error": {"code": "...", "message": "..."}}` (under
+`/hf`, Hugging Face's, which its clients read: `{"error": "message", "error_type": "code"}`,
+plus `estimated_time` in seconds on a 503):
 
 """
 
@@ -210,8 +230,9 @@ def _path_parameter(name: str) -> str:
     return component
 
 
-def error_responses(errors: tuple[type[HttpError], ...]) -> dict[str, Any]:
-    """One response per status, listing its possible codes, with an example of each."""
+def error_responses(errors: tuple[type[HttpError], ...], hf: bool = False) -> dict[str, Any]:
+    """One response per status, listing its possible codes, with an example of each (in
+    HF's error shape for `hf`, the /hf routes)."""
     by_status: dict[int, list[type[HttpError]]] = {}
     for error in sorted(set(errors), key=CATALOGUE.index):
         by_status.setdefault(error.status, []).append(error)
@@ -223,11 +244,11 @@ def error_responses(errors: tuple[type[HttpError], ...]) -> dict[str, Any]:
             "description": "Error codes:\n" + "\n".join(lines),
             "content": {
                 "application/json": {
-                    "schema": _ref(ErrorBody.__name__),
+                    "schema": _ref((HfErrorBody if hf else ErrorBody).__name__),
                     "examples": {
                         e.code: {
                             "summary": e.code,
-                            "value": {"error": {"code": e.code, "message": e.when}},
+                            "value": error_body(e.status, e.code, e.when, hf=hf),
                         }
                         for e in classes
                     },
@@ -270,7 +291,8 @@ def _callback(callback: Callback) -> dict[str, Any]:
     return {callback.name: {"{$request.body#/callback_url}": {"post": post}}}
 
 
-def _operation(operation: Operation, operation_id: str, v1: bool) -> dict[str, Any]:
+def _operation(operation: Operation, operation_id: str, path: str) -> dict[str, Any]:
+    api = path.startswith(API_PREFIXES)
     built: dict[str, Any] = {
         "operationId": operation_id,
         "summary": operation.summary,
@@ -282,15 +304,15 @@ def _operation(operation: Operation, operation_id: str, v1: bool) -> dict[str, A
         built["parameters"] = [_ref(_known(p), "parameters") for p in operation.parameters]
     if operation.body is not None:
         built["requestBody"] = {"required": True, "content": _json_content(operation.body)}
-    errors = (*V1_ERRORS, *operation.errors) if v1 else operation.errors
+    errors = (*V1_ERRORS, *operation.errors) if api else operation.errors
     built["responses"] = {
         **{str(status): _reply(reply) for status, reply in sorted(operation.replies.items())},
-        **error_responses(errors),
+        **error_responses(errors, hf=path.startswith(HF_PREFIX)),
     }
     if operation.callbacks:
         built["callbacks"] = {k: v for c in operation.callbacks for k, v in _callback(c).items()}
     # Optional: the key is needed only when the deployment has keys ({} = no requirement).
-    built["security"] = [{"bearerAuth": []}, {}] if v1 else []
+    built["security"] = [{"bearerAuth": []}, {}] if api else []
     return built
 
 
@@ -320,14 +342,17 @@ def _operations(app: Flask) -> tuple[dict[str, Any], list[Operation]]:
         if len(methods) != 1:
             raise ValueError(f"{rule.rule}: one method per documented view, not {methods}")
         operation_id = operation.operation_id or view.__name__
-        item[methods[0].lower()] = _operation(operation, operation_id, path.startswith(V1_PREFIX))
+        item[methods[0].lower()] = _operation(operation, operation_id, path)
         found.append(operation)
     return paths, found
 
 
 def component_schemas(operations: list[Operation]) -> dict[str, Any]:
     """JSON Schemas of every model the operations use, by name, refs into components."""
-    models: dict[type[BaseModel], JsonSchemaMode] = {ErrorBody: "serialization"}
+    models: dict[type[BaseModel], JsonSchemaMode] = {
+        ErrorBody: "serialization",
+        HfErrorBody: "serialization",
+    }
     for operation in operations:
         if operation.body is not None:
             models[operation.body] = "validation"
@@ -357,7 +382,8 @@ def served_model_names(settings: Settings) -> list[str]:
 
 def deployment_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """Add to the request schemas what this deployment's settings refuse with a 422: the
-    models it serves, its batch size, and callback_url while no webhook secret is set.
+    models it serves, its batch size (/hf's inputs too), and callback_url while no webhook
+    secret is set.
     Not NUTGRAF_MAX_CHARS as the text's maxLength: that is a 413, and schemathesis cannot
     generate from maxLength 100000 together with the text's pattern."""
     names = served_model_names(settings)
@@ -365,6 +391,10 @@ def deployment_limits(schemas: dict[str, Any], settings: Settings) -> None:
         schemas[name]["properties"]["model"]["anyOf"][0]["enum"] = names
     # Not on BatchItem: an item too long fails alone, inside an accepted batch.
     schemas["BatchRequest"]["properties"]["items"]["maxItems"] = settings.max_batch_items
+    # /hf's list of inputs: as many as a batch.
+    schemas["HfSummarizationRequest"]["properties"]["inputs"]["anyOf"][1]["maxItems"] = (
+        settings.max_batch_items
+    )
     if not settings.webhook_secret:
         for name in ("SummaryRequest", "BatchRequest"):
             field = schemas[name]["properties"]["callback_url"]
@@ -381,7 +411,10 @@ def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of the app's routes (a fresh one: callers may change it)."""
     paths, operations = _operations(app)
     schemas = component_schemas(operations)
-    deployment_limits(schemas, app.extensions[context.SETTINGS])
+    settings = app.extensions[context.SETTINGS]
+    deployment_limits(schemas, settings)
+    parameters = copy.deepcopy(PARAMETERS)  # with the names of the models served under /hf
+    parameters["Name"]["schema"]["enum"] = ["default", *served_model_names(settings)]
     document = {
         "openapi": "3.1.0",
         "info": {
@@ -394,7 +427,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "parameters": PARAMETERS,
+            "parameters": parameters,
             "headers": HEADERS,
             "responses": {
                 error.__name__: error_responses((error,))[str(error.status)]

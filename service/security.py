@@ -1,4 +1,4 @@
-"""API keys, per-key rate limits, backpressure, body-size limits and CORS for /v1."""
+"""API keys, per-key rate limits, backpressure, body-size limits and CORS for /v1 and /hf."""
 
 from __future__ import annotations
 
@@ -16,12 +16,21 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from nutgraf.store.keys import RATE_LIMIT_PREFIX
-from service.errors import HttpError, Overloaded, RateLimited, Unauthorized, error_response
+from service.errors import (
+    HF_PREFIX,
+    HttpError,
+    Overloaded,
+    RateLimited,
+    Unauthorized,
+    error_response,
+)
 
 log = logging.getLogger(__name__)
 
 V1_PREFIX = "/v1/"
-# What the hooks below can answer on any /v1 call, before its view runs.
+# The API's calls: keys, rate limits and CORS cover both (HF clients send keys too).
+API_PREFIXES = (V1_PREFIX, HF_PREFIX)
+# What the hooks below can answer on any /v1 or /hf call, before its view runs.
 V1_HOOK_ERRORS: tuple[type[HttpError], ...] = (Unauthorized, RateLimited)
 MIB = 1024 * 1024
 # Endpoints that create work for the queue, and the one that takes large bodies.
@@ -43,7 +52,7 @@ CORS_MAX_AGE_S = 600
 
 
 def install_security(app: Flask, settings: Settings, store: JobStore) -> None:
-    """Put keys, rate limits, backpressure, body limits and CORS in front of /v1."""
+    """Put keys, rate limits, backpressure, body limits and CORS in front of /v1 and /hf."""
     # Order matters: Flask runs before_request hooks in registration order. Unauthenticated
     # calls are refused first (they cost no budget); then the limiter; then checks that
     # may touch the body size or the queue.
@@ -54,9 +63,9 @@ def install_security(app: Flask, settings: Settings, store: JobStore) -> None:
     _install_cors(app, settings)
 
 
-def _is_v1_call() -> bool:
+def _is_api_call() -> bool:
     # CORS preflights carry no credentials by design; flask-cors answers them.
-    return request.path.startswith(V1_PREFIX) and request.method != "OPTIONS"
+    return request.path.startswith(API_PREFIXES) and request.method != "OPTIONS"
 
 
 def key_digest(key: str) -> bytes:
@@ -69,11 +78,11 @@ def _install_api_keys(app: Flask, settings: Settings) -> None:
     digests = [key_digest(key) for key in settings.all_api_keys()]
     if not digests:
         return
-    log.info("API keys required on /v1 (%d keys)", len(digests))
+    log.info("API keys required on /v1 and /hf (%d keys)", len(digests))
 
     @app.before_request
     def _authenticate() -> None:
-        if not _is_v1_call():
+        if not _is_api_call():
             return
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
@@ -147,9 +156,9 @@ def _install_rate_limit(app: Flask, settings: Settings) -> None:
         in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
-    limiter.request_filter(lambda: not _is_v1_call())
+    limiter.request_filter(lambda: not _is_api_call())
     limiter.init_app(app)
-    log.info("rate limit on /v1: %s", settings.rate_limit)
+    log.info("rate limit on /v1 and /hf: %s", settings.rate_limit)
 
 
 def _install_body_limit(app: Flask, settings: Settings) -> None:
@@ -186,7 +195,7 @@ def _install_cors(app: Flask, settings: Settings) -> None:
         return
     CORS(
         app,
-        resources={r"/v1/.*": {"origins": settings.cors_origins}},
+        resources={r"/(v1|hf)/.*": {"origins": settings.cors_origins}},
         allow_headers=CORS_ALLOW_HEADERS,
         expose_headers=CORS_EXPOSE_HEADERS,
         max_age=CORS_MAX_AGE_S,

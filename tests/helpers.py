@@ -19,7 +19,9 @@ from typing import Any
 
 import redis
 import requests
+from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from nutgraf import models
 from nutgraf.settings import Settings, env_for_children
@@ -142,6 +144,18 @@ def started_worker(settings: Settings, log_path: Path) -> Iterator[WorkerProcess
         yield process
     finally:
         process.stop()
+
+
+def serve(app: Flask) -> Iterator[str]:
+    """Serve the app over real HTTP on a free loopback port until the generator closes."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def own_database(server_url: str, number: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify
 
 from nutgraf.contract.responses import ErrorBody, HealthBody, ReadyBody
@@ -19,6 +21,11 @@ health = Blueprint("health", __name__)
 def healthz() -> Response:
     """200 while the process runs."""
     return jsonify({"status": "ok"})
+
+
+def ready_workers(workers: list[dict[str, Any]], name: str) -> int:
+    """How many of these workers (their heartbeats) have model `name` loaded."""
+    return sum(1 for w in workers if w["models"].get(name, {}).get("state") == "ready")
 
 
 @health.get("/readyz")
@@ -66,12 +73,12 @@ def readyz() -> Response:
         name = resolve(settings.model, settings.model_revision).name
     except ModelError as exc:
         raise Unavailable(f"{exc}; {BUNDLED_FIX}") from exc
-    ready = [w for w in workers if w["models"].get(name, {}).get("state") == "ready"]
+    ready = ready_workers(workers, name)
     if ready:
         return jsonify(
             {
                 "status": "ready",
-                "workers": len(ready),
+                "workers": ready,
                 "model": settings.model,
                 "auto": settings.model_auto,
             }

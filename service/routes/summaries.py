@@ -123,7 +123,7 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
             raise NotFound("the job this Idempotency-Key created has expired")
         return _job_response(body, {"Idempotent-Replayed": "true"})
     try:
-        job_id, body = _submit_summary(raw, settings, store)
+        job_id, body = submit_summary(raw, settings, store)
     except BaseException:
         idempotency.release()
         raise
@@ -143,10 +143,11 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
     return _job_response(body, headers)
 
 
-def _submit_summary(
+def submit_summary(
     raw: dict[str, Any], settings: Settings, store: JobStore
 ) -> tuple[str, dict[str, Any] | None]:
-    """Validate and submit: the job id, and its body when known without another read."""
+    """Validate and submit one article, as POST /v1/summaries (and /hf) do: the job id, and
+    its body when known without another read."""
     req = parse_summary_request(raw, settings)
     check_callback(req.callback_url, settings)
     options = req.options()

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,9 +19,8 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from werkzeug.serving import make_server
 
-from helpers import REPO, STORY, WorkerProcess, run_on_a_terminal, wait_for
+from helpers import REPO, STORY, WorkerProcess, run_on_a_terminal, serve, wait_for
 from nutgraf.client import BatchItemResult, Client, NutgrafError
 from nutgraf.settings import Settings
 from service import create_app
@@ -33,18 +31,6 @@ pytestmark = pytest.mark.integration
 def story(tag: str) -> str:
     """An article no other test sends (so no cache hit hides the work)."""
     return f"{STORY} The meeting ({tag}) lasted three hours."
-
-
-def serve(app: Flask) -> Iterator[str]:
-    """Serve the app over real HTTP on a free loopback port until the generator closes."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

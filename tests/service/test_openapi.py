@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from nutgraf.contract import BatchItem, BatchRequest, SummaryRequest
 from nutgraf.contract import responses as am
+from nutgraf.contract.hf import HfErrorBody, HfSummaries, HfSummarizationRequest
 from service import errors
 from service.openapi import REF_TEMPLATE, build_document, deployment_limits
 
@@ -102,7 +103,7 @@ CONTRACT_HEADERS: dict[tuple[str, str, int], set[str]] = {
     ("get", "/readyz", 503): {"Retry-After"},
 }
 # Request schemas that the deployment's settings add to (service.openapi.deployment_limits).
-LIMITED: list[type[BaseModel]] = [SummaryRequest, BatchRequest, BatchItem]
+LIMITED: list[type[BaseModel]] = [SummaryRequest, BatchRequest, BatchItem, HfSummarizationRequest]
 # Errors answered for any route rather than by an operation.
 ROUTE_LEVEL_ERRORS = {(404, "not_found"), (405, "method_not_allowed")}
 RESPONSE_MODELS: list[type[BaseModel]] = [
@@ -118,6 +119,8 @@ RESPONSE_MODELS: list[type[BaseModel]] = [
     am.BatchCompleted,
     am.Callback,
     am.CallbackAttempt,
+    HfSummaries,
+    HfErrorBody,
 ]
 
 
@@ -152,11 +155,18 @@ def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return target
 
 
+def error_code(example: dict[str, Any]) -> str:
+    """The code of an error body: the contract's, or HF's (under /hf)."""
+    error = example["error"]
+    code: str = error["code"] if isinstance(error, dict) else example["error_type"]
+    return code
+
+
 def error_codes(document: dict[str, Any], response: dict[str, Any]) -> set[str]:
     """The error codes a response documents (one example per code)."""
     response = resolve(document, response)
     media = response.get("content", {}).get("application/json", {})
-    return {ex["value"]["error"]["code"] for ex in media.get("examples", {}).values()}
+    return {error_code(ex["value"]) for ex in media.get("examples", {}).values()}
 
 
 def documented_errors(document: dict[str, Any]) -> set[tuple[int, str]]:
@@ -271,21 +281,26 @@ def test_the_contract_headers_are_documented(document: dict[str, Any]) -> None:
 
 def test_error_responses_point_at_the_error_body(document: dict[str, Any]) -> None:
     for method, path, operation in operations(document):
+        # /hf answers errors in the Hugging Face Inference API's shape.
+        body = "HfErrorBody" if path.startswith("/hf/") else "ErrorBody"
+        model = HfErrorBody if body == "HfErrorBody" else am.ErrorBody
         for status, response in operation["responses"].items():
             if int(status) >= 400:
-                schema = resolve(document, response)["content"]["application/json"]["schema"]
-                assert schema == {"$ref": REF_TEMPLATE.format(model="ErrorBody")}, (
+                media = resolve(document, response)["content"]["application/json"]
+                assert media["schema"] == {"$ref": REF_TEMPLATE.format(model=body)}, (
                     method,
                     path,
                     status,
                 )
+                for example in media.get("examples", {}).values():
+                    model.model_validate(example["value"])
 
 
-def test_v1_calls_declare_the_bearer_scheme(document: dict[str, Any]) -> None:
+def test_v1_and_hf_calls_declare_the_bearer_scheme(document: dict[str, Any]) -> None:
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
     for _, path, operation in operations(document):
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/hf/")):
             assert {"bearerAuth": []} in operation["security"], path
         else:
             assert operation["security"] == [], path
@@ -309,7 +324,7 @@ def test_document_is_valid_openapi_3_1(client: FlaskClient, document: dict[str, 
         assert name in components[kind], ref
 
 
-@pytest.mark.parametrize("model", [SummaryRequest, BatchRequest, BatchItem])
+@pytest.mark.parametrize("model", [SummaryRequest, BatchRequest, BatchItem, HfSummarizationRequest])
 def test_request_schemas_are_the_validating_models(
     app: Flask, document: dict[str, Any], model: type[BaseModel]
 ) -> None:
@@ -318,7 +333,8 @@ def test_request_schemas_are_the_validating_models(
     defs = {**expected.pop("$defs", {}), model.__name__: expected}
     # Plus only what this deployment's settings refuse (the next test checks those).
     limited = {m.__name__: m.model_json_schema(ref_template=REF_TEMPLATE) for m in LIMITED}
-    limited["BatchRequest"].pop("$defs")  # BatchItem, which is there on its own
+    for schema in limited.values():  # the models they refer to are checked on their own
+        schema.pop("$defs", None)
     deployment_limits(limited, app.extensions["nutgraf.settings"])
     for name, definition in defs.items():
         assert schemas[name] == limited.get(name, definition)
@@ -348,7 +364,11 @@ def test_the_deployment_limits_are_what_the_service_refuses(
 
 
 def test_request_bodies_refer_to_the_request_models(document: dict[str, Any]) -> None:
-    for path, name in [("/v1/summaries", "SummaryRequest"), ("/v1/batches", "BatchRequest")]:
+    for path, name in [
+        ("/v1/summaries", "SummaryRequest"),
+        ("/v1/batches", "BatchRequest"),
+        ("/hf/models/{name}", HfSummarizationRequest.__name__),
+    ]:
         body = document["paths"][path]["post"]["requestBody"]
         assert body["required"] is True
         schema = body["content"]["application/json"]["schema"]
