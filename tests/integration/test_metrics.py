@@ -277,6 +277,8 @@ def test_gunicorn_api_serves_metrics_of_all_its_processes(
     assert not list(temp.glob("nutgraf-metrics-*")), "the metrics directory was left behind"
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert len(lines) == len(output.splitlines()), output[-3000:]  # gunicorn's lines too
-    requests_logged = [line for line in lines if line.get("route") == "/healthz"]
-    assert len(requests_logged) == served, output[-3000:]
-    assert all(len(line["request_id"]) == 32 for line in requests_logged)
+    # Health probes are counted in the metrics but logged at DEBUG only (a load balancer
+    # polls them all day); other requests are logged at INFO with their request id.
+    assert not [line for line in lines if line.get("route") == "/healthz"], output[-3000:]
+    (metrics_logged,) = [line for line in lines if line.get("route") == "/metrics"]
+    assert metrics_logged["request_id"] == response.headers["X-Request-Id"]
