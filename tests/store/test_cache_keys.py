@@ -95,7 +95,8 @@ def test_the_weights_precision_is_part_of_the_key() -> None:
 
 def test_keys_of_known_inputs_are_pinned() -> None:
     # Same material, same hash: a key changes only when CACHE_KEY_VERSION does (3: summaries
-    # cached before grounding and fallback checks must not be served as checked ones).
-    assert key() == "bfd2cc43a69229dd39348e3aee303373f9a0c4f45533a193dc070084f75f82e7"
+    # cached before grounding and fallback checks must not be served as checked ones; 4: the
+    # bundled model's summaries from its whole window must not stand for 1,024-token ones).
+    assert key() == "822ee230187d444034266de813e12c99c59fdc5b6fa2ae7d787050b919f39570"
     short = cache_key(TEXT, TITLE, MODEL, SummaryOptions(length="short"), "bfloat16")
-    assert short == "be40ab0017b782aced21b603df7a4915a402cbbc84c57cc9d15349dece626ec4"
+    assert short == "5f78dd9e066f0d825c447041e1d2a6016e9283fabd0e47ba0faf658c0226a5d2"
