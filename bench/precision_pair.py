@@ -1,0 +1,204 @@
+"""float32 against bfloat16 weights on the same articles, in one sitting, paired.
+
+    .venv/bin/python bench/precision_pair.py news-dev.jsonl                  # smollm2-135m
+    .venv/bin/python bench/precision_pair.py news-dev.jsonl --limit 50 --json pair.json
+
+Both precisions of the model are loaded once, in this process, and each article is
+summarized by both (which goes first alternates by article; one uncounted warm-up
+article each first), exactly as `nutgraf eval`
+does: the same summarizer, and the per-article figures of nutgraf.evaluate. It prints one
+table: ROUGE-1/2/Lsum, unsupported, fallback and in-range rates per precision, the paired
+difference (bfloat16 - float32) with a paired bootstrap 95% interval (articles resampled),
+seconds per article and the speed ratio; then a verdict line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nutgraf.contract import SENTENCE_RANGES, SummaryOptions  # noqa: E402
+from nutgraf.evaluate import EvalRecord, aggregate, load_records  # noqa: E402
+from nutgraf.settings import Settings  # noqa: E402
+from nutgraf.summarize import Article  # noqa: E402
+
+PRECISIONS = ("float32", "bfloat16")
+RESAMPLES = 2000
+SEED = 20261205
+# Per-article figures (0-100): (label, EvalReport field, higher is better).
+MEASURES = (
+    ("ROUGE-1 F1", "rouge1", True),
+    ("ROUGE-2 F1", "rouge2", True),
+    ("ROUGE-Lsum F1", "rougeLsum", True),
+    ("with unsupported items %", "unsupported_pct", False),
+    ("fell back to extractive %", "fallback_pct", False),
+    ("within requested length %", "within_length_pct", True),
+)
+# The verdict: these must not fall, and these must not rise, beyond the noise.
+MUST_NOT_FALL = ("rouge2", "rougeLsum")
+MUST_NOT_RISE = ("unsupported_pct", "fallback_pct")
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Mean of each side and of their paired difference (b - a), with a 95% interval."""
+
+    a: float
+    b: float
+    diff: float
+    low: float
+    high: float
+
+
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED
+) -> Paired:
+    """Means of a and b and the percentile bootstrap 95% interval of mean(b - a), resampling
+    the pairs (articles) with replacement."""
+    first, second = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if first.shape != second.shape or first.ndim != 1 or not len(first):
+        raise ValueError("paired_bootstrap needs two equally long, non-empty sequences")
+    diffs = second - first
+    picks = np.random.default_rng(seed).integers(0, len(diffs), size=(resamples, len(diffs)))
+    means = diffs[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return Paired(
+        float(first.mean()), float(second.mean()), float(diffs.mean()), float(low), float(high)
+    )
+
+
+def verdict(pairs: dict[str, Paired]) -> str:
+    """`no loss beyond noise` when the intervals allow it, else what got worse."""
+    worse = [name for name in MUST_NOT_FALL if pairs[name].high < 0]
+    worse += [name for name in MUST_NOT_RISE if pairs[name].low > 0]
+    if not worse:
+        return "no loss beyond noise"
+    return "loss beyond noise: " + ", ".join(worse)
+
+
+def article_figures(record: EvalRecord, result: Any, options: SummaryOptions) -> dict[str, float]:
+    """One article's figures, by the same code as `nutgraf eval`'s (0/100 for the rates)."""
+    report = aggregate([record], [result], options).to_json()
+    return {field: float(report[field]) for _, field, _ in MEASURES}
+
+
+def run(
+    records: Sequence[EvalRecord], summarizers: dict[str, Any], options: SummaryOptions
+) -> dict[str, dict[str, list[float]]]:
+    """Per precision, per measure (and `seconds`): one value per article, in order."""
+    rows: dict[str, dict[str, list[float]]] = {p: {} for p in summarizers}
+    order = list(summarizers)
+    # One uncounted article per precision first: the first generate() pays one-off costs
+    # (kernel choice, allocations) that would otherwise be charged to one side.
+    warmup = Article(records[0].text, records[0].title, options)
+    for precision in order:
+        summarizers[precision].summarize_batch([warmup])
+    for number, record in enumerate(records):
+        article = Article(record.text, record.title, options)
+        # Alternate which precision goes first, so warm caches favour neither.
+        for precision in order if number % 2 == 0 else order[::-1]:
+            started = time.perf_counter()
+            (result,) = summarizers[precision].summarize_batch([article])
+            seconds = time.perf_counter() - started
+            figures = {**article_figures(record, result, options), "seconds": seconds}
+            for name, value in figures.items():
+                rows[precision].setdefault(name, []).append(value)
+        print(f"article {number + 1}/{len(records)}", file=sys.stderr, flush=True)
+    return rows
+
+
+def report(rows: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """The paired figures of float32 (a) against bfloat16 (b), the speed ratio, the verdict."""
+    fp32, bf16 = rows["float32"], rows["bfloat16"]
+    pairs = {field: paired_bootstrap(fp32[field], bf16[field]) for _, field, _ in MEASURES}
+    pairs["seconds"] = paired_bootstrap(fp32["seconds"], bf16["seconds"])
+    return {
+        "articles": len(fp32["seconds"]),
+        "pairs": {name: vars(pair) for name, pair in pairs.items()},
+        "speed_ratio": pairs["seconds"].a / pairs["seconds"].b,  # > 1: bfloat16 is faster
+        "verdict": verdict(pairs),
+    }
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The report as one plain-text table, the two precisions side by side."""
+    head = ("", "float32", "bfloat16", "bf16 - fp32", "95% interval")
+    lines = [head, ("articles", str(summary["articles"]), str(summary["articles"]), "", "")]
+    labels = [(label, field) for label, field, _ in MEASURES] + [("seconds / article", "seconds")]
+    for label, field in labels:
+        pair = Paired(**summary["pairs"][field])
+        lines.append(
+            (
+                label,
+                f"{pair.a:.2f}",
+                f"{pair.b:.2f}",
+                f"{pair.diff:+.2f}",
+                f"[{pair.low:+.2f}, {pair.high:+.2f}]",
+            )
+        )
+    lines.append(("speed ratio (fp32 s / bf16 s)", "", f"{summary['speed_ratio']:.2f}x", "", ""))
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    text = [
+        "  ".join(
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ).rstrip()
+        for row in lines
+    ]
+    return "\n".join([*text, f"verdict: {summary['verdict']}"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load both precisions, summarize every article with each, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("data", type=Path, help="JSONL: one {text, summary[, title]} per line")
+    parser.add_argument("--model", default="smollm2-135m", help="preset, HF id or path")
+    parser.add_argument(
+        "--max-input-tokens",
+        type=int,
+        default=1024,
+        help="input window (the README's advice for the bundled model)",
+    )
+    parser.add_argument("--length", default="medium", choices=list(SENTENCE_RANGES))
+    parser.add_argument("--limit", type=int, help="only the first N records")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
+    args = parser.parse_args(argv)
+    if args.json and not args.json.parent.is_dir():
+        parser.error(f"--json: {args.json.parent} is not a folder")
+    from nutgraf.summarize import load_summarizer
+
+    # The load lines say each model's precision; the table goes to stdout alone.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+
+    records = load_records(args.data, args.limit)
+    options = SummaryOptions(length=args.length)
+    base = Settings()
+    summarizers = {}
+    for precision in PRECISIONS:
+        settings = base.model_copy(
+            update={"dtype": precision, "max_input_tokens": args.max_input_tokens}
+        )
+        summarizers[precision] = load_summarizer(settings, args.model)
+    rows = run(records, summarizers, options)
+    summary = report(rows)
+    print(f"{args.model}, {options.length}, {len(records)} articles from {args.data}")
+    print(format_table(summary), flush=True)
+    if args.json:
+        payload = {"data": str(args.data), "model": args.model, **summary, "per_article": rows}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

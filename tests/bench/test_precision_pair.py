@@ -1,0 +1,106 @@
+"""bench/precision_pair.py's pure parts: the paired bootstrap, the verdict and the table.
+
+The script itself needs two model loads and two generations per article (minutes on a
+shared CPU for even two articles), so it is run by hand (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "precision_pair.py"
+
+
+@pytest.fixture(scope="module")
+def pair() -> ModuleType:
+    """The script imported as a module (bench/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("precision_pair", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_identical_sides_give_a_zero_interval(pair: ModuleType) -> None:
+    result = pair.paired_bootstrap([10.0, 20.0, 30.0], [10.0, 20.0, 30.0])
+    assert (result.a, result.b, result.diff, result.low, result.high) == (20, 20, 0, 0, 0)
+
+
+def test_the_interval_is_of_the_paired_difference(pair: ModuleType) -> None:
+    # Large spread between articles, a constant +1 within each pair: pairing sees only +1.
+    a = list(np.linspace(0, 90, 40))
+    b = [x + 1 for x in a]
+    result = pair.paired_bootstrap(a, b)
+    assert result.diff == pytest.approx(1) and result.low == pytest.approx(1)
+    assert result.high == pytest.approx(1)
+
+
+def test_the_bootstrap_is_seeded_and_covers_the_mean(pair: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(30, 10, 200)
+    b = a + rng.normal(0, 2, 200)
+    first = pair.paired_bootstrap(a, b)
+    assert pair.paired_bootstrap(a, b) == first  # same seed, same interval
+    assert first.low < first.diff < first.high
+    assert first.high - first.low < 1.5  # ~4 x 2/sqrt(200): resampling articles, not noise
+
+
+def test_unequal_or_empty_sides_are_refused(pair: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        pair.paired_bootstrap([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        pair.paired_bootstrap([], [])
+
+
+def test_rate_intervals_come_from_0_1_indicators(pair: ModuleType) -> None:
+    # 3 of 20 articles newly fall back under bf16, none recover: a rise beyond the noise?
+    a = [0.0] * 20
+    b = [100.0] * 3 + [0.0] * 17
+    result = pair.paired_bootstrap(a, b)
+    assert result.diff == pytest.approx(15)
+    assert result.low >= 0  # the bootstrap never draws a negative mean here
+
+
+def _pairs(pair: ModuleType, **changed: tuple[float, float]) -> dict[str, object]:
+    fields = ("rouge1", "rouge2", "rougeLsum", "unsupported_pct", "fallback_pct")
+    pairs = {name: pair.Paired(20, 20, 0, -1, 1) for name in fields}
+    for name, (low, high) in changed.items():
+        pairs[name] = pair.Paired(20, 20, (low + high) / 2, low, high)
+    return pairs
+
+
+def test_verdict(pair: ModuleType) -> None:
+    assert pair.verdict(_pairs(pair)) == "no loss beyond noise"
+    # Better beyond the noise is no loss either.
+    assert pair.verdict(_pairs(pair, rouge2=(0.5, 2), fallback_pct=(-5, -1))) == (
+        "no loss beyond noise"
+    )
+    # ROUGE-1 is reported but not judged.
+    assert pair.verdict(_pairs(pair, rouge1=(-3, -1))) == "no loss beyond noise"
+    assert pair.verdict(_pairs(pair, rouge2=(-2, -0.1))) == "loss beyond noise: rouge2"
+    assert pair.verdict(_pairs(pair, rougeLsum=(-2, -0.1), unsupported_pct=(1, 8))) == (
+        "loss beyond noise: rougeLsum, unsupported_pct"
+    )
+    assert pair.verdict(_pairs(pair, fallback_pct=(0.5, 6))) == "loss beyond noise: fallback_pct"
+
+
+def test_report_and_table_side_by_side(pair: ModuleType) -> None:
+    fields = [field for _, field, _ in pair.MEASURES]
+    rows = {
+        "float32": {**{f: [40.0, 50.0] for f in fields}, "seconds": [4.0, 6.0]},
+        "bfloat16": {**{f: [40.0, 50.0] for f in fields}, "seconds": [2.0, 3.0]},
+    }
+    summary = pair.report(rows)
+    assert summary["articles"] == 2
+    assert summary["speed_ratio"] == pytest.approx(2.0)
+    assert summary["verdict"] == "no loss beyond noise"
+    table = pair.format_table(summary)
+    assert "ROUGE-Lsum F1" in table and "fell back to extractive %" in table
+    assert "2.00x" in table
+    assert table.splitlines()[-1] == "verdict: no loss beyond noise"
