@@ -240,3 +240,21 @@ def test_the_programs_start_without_progress_bars(monkeypatch: pytest.MonkeyPatc
 
     assert programs.start("api", run) == 0
     assert seen == [("1", "1")]
+
+
+def test_a_worker_s_threads_wait_passively_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Spinning OpenMP threads slowed a summary 1.5 times while one other process was busy.
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("NUTGRAF_MODEL", "smollm2-135m")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    seen: list[str | None] = []
+
+    def run(_settings: Settings) -> None:
+        seen.append(os.environ.get("OMP_WAIT_POLICY"))
+
+    assert programs.start("worker", run) == 0
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's choice is kept
+    assert programs.start("worker", run) == 0
+    assert seen == ["PASSIVE", "ACTIVE"]
