@@ -4,6 +4,7 @@ device, into a LoadedModel in eval mode."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nutgraf.models.precision import Precision, choose_precision
 from nutgraf.models.specs import MISSING, Family, ModelSpec, ModelUnavailable
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ class LoadedModel:
     device: torch.device
     max_input_tokens: int
     load_seconds: float
+    precision: Precision
 
 
 def pick_device(requested: str) -> torch.device:
@@ -54,7 +57,7 @@ def family_of(config: Any, declared: Family | None = None) -> Family:
 
 def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> LoadedModel:
     """Load weights and tokenizer, put the model in eval mode and check nothing is missing.
-    `dtype` auto: float16 on CUDA, float32 on CPU; or float32, bfloat16, float16."""
+    `dtype`: float32, bfloat16, float16, or auto (nutgraf.models.precision decides)."""
     import torch
     from transformers import (
         AutoConfig,
@@ -72,15 +75,9 @@ def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> 
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         family = family_of(config, spec.family)
         auto = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
-        # Half precision halves memory and doubles speed on GPUs; CPUs lack fast fp16
-        # kernels, but many have bfloat16 ones (AVX512-BF16, AMX): opt-in, as it changes
-        # the output slightly.
-        if dtype == "auto":
-            weights = torch.float16 if torch_device.type == "cuda" else torch.float32
-        else:
-            weights = getattr(torch, dtype)
+        precision = choose_precision(torch_device.type, dtype)
         model, info = auto.from_pretrained(
-            folder, dtype=weights, output_loading_info=True, **kwargs
+            folder, dtype=getattr(torch, precision.dtype), output_loading_info=True, **kwargs
         )
     except (OSError, ValueError) as exc:
         raise ModelUnavailable(f"model {spec.name!r} cannot be loaded: {_first_line(exc)}") from exc
@@ -100,6 +97,7 @@ def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> 
         device=torch_device,
         max_input_tokens=window,
         load_seconds=time.perf_counter() - started,
+        precision=precision,
     )
 
 
@@ -154,6 +152,7 @@ def _converted_gguf(spec: ModelSpec, cache_dir: Path) -> Path:
     safe_name = re.sub(r"[^\w.-]", "_", f"{Path(spec.gguf_file).stem}-{spec.revision}")
     target = cache_dir / "models" / safe_name
     if (target / "config.json").is_file():
+        _drop_quantization_config(target)
         return target
     source = _gguf_folder(spec)
     if not (source / spec.gguf_file).is_file():
@@ -165,6 +164,9 @@ def _converted_gguf(spec: ModelSpec, cache_dir: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=spec.gguf_file)
     model = AutoModelForCausalLM.from_pretrained(source, gguf_file=spec.gguf_file)
     model.hf_quantizer = None  # the weights are dequantized; saving must not re-quantize
+    # Nor may loading: a GGUF quantization_config left in config.json makes transformers warn
+    # on every non-float32 load that the packed weights are fastest in float32.
+    model.config.quantization_config = None
     # Write to a private folder and rename: two workers converting at once never see half
     # a model, and the loser of the race simply discards its copy.
     staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
@@ -178,6 +180,19 @@ def _converted_gguf(spec: ModelSpec, cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _drop_quantization_config(folder: Path) -> None:
+    """Remove the GGUF quantization_config that conversions before 2026-12-05 kept in
+    config.json: the weights there are dequantized, and the entry only made transformers
+    warn that bfloat16 casts packed weights."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    if config.pop("quantization_config", None) is None:
+        return
+    staging = path.with_name(f".config-{os.getpid()}.json")
+    staging.write_text(json.dumps(config, indent=2) + "\n")
+    os.replace(staging, path)  # atomic: a worker loading beside it reads one or the other
 
 
 def _first_line(exc: BaseException) -> str:

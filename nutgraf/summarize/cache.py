@@ -98,11 +98,13 @@ class SummarizerCache:
             # The window the summarizer reads: NUTGRAF_MAX_INPUT_TOKENS, else the preset's
             # reading window, else the model's.
             log.info(
-                "loaded %s (%s, %s) on %s in %.1fs, input window %d tokens",
+                "loaded %s (%s, %s) on %s in %s (%s) in %.1fs, input window %d tokens",
                 spec.name,
                 loaded.family,
                 spec.revision,
                 loaded.device,
+                loaded.precision.dtype,
+                loaded.precision.reason,
                 loaded.load_seconds,
                 backend.window,
             )
@@ -133,8 +135,16 @@ class SummarizerCache:
         return loaded
 
     def states(self) -> dict[str, dict[str, str]]:
-        """Per model: `ready` or `failed` with the reason, for readiness reports."""
-        report = {key.split("@")[0]: {"state": "ready"} for key in self._summarizers}
+        """Per model: `ready` with its precision, or `failed` with the reason, for
+        readiness reports."""
+        report = {
+            key.split("@")[0]: {
+                "state": "ready",
+                "dtype": summarizer.backend.loaded.precision.dtype,
+                "dtype_reason": summarizer.backend.loaded.precision.reason,
+            }
+            for key, summarizer in self._summarizers.items()
+        }
         for name, failure in self._errors.items():
             report[name] = {"state": "failed", "error": failure.message}
         return report

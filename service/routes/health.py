@@ -28,6 +28,15 @@ def ready_workers(workers: list[dict[str, Any]], name: str) -> int:
     return sum(1 for w in workers if w["models"].get(name, {}).get("state") == "ready")
 
 
+def loaded_precision(workers: list[dict[str, Any]], name: str) -> str | None:
+    """`dtype (why)` of model `name` in the first worker that has it loaded and says."""
+    for worker in workers:
+        state = worker["models"].get(name, {})
+        if state.get("state") == "ready" and state.get("dtype"):
+            return f"{state['dtype']} ({state.get('dtype_reason', '')})"
+    return None
+
+
 @health.get("/readyz")
 @documented(
     "Readiness",
@@ -81,6 +90,7 @@ def readyz() -> Response:
                 "workers": ready,
                 "model": settings.model,
                 "auto": settings.model_auto,
+                "dtype": loaded_precision(workers, name),
             }
         )
     chosen = f" (NUTGRAF_MODEL=auto: {settings.model_auto})" if settings.model_auto else ""

@@ -76,7 +76,9 @@ def test_same_spec_loads_once(
     monkeypatch.setattr(models, "load", no_second_load)
     assert cache.get(spec) is summarizer
     assert cache.get(spec) is summarizer
-    assert cache.states()[spec.name] == {"state": "ready"}
+    state = cache.states()[spec.name]
+    assert state["state"] == "ready"
+    assert state["dtype"] == summarizer.loaded.precision.dtype
 
 
 def test_summarize_batch_keeps_order_and_stats(summarizer: Summarizer) -> None:
