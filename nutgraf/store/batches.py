@@ -12,7 +12,7 @@ from nutgraf.contract.states import TERMINAL
 from nutgraf.models.specs import ModelSpec
 from nutgraf.store.bodies import batch_body, public_body
 from nutgraf.store.ids import new_job_id, now_rfc3339
-from nutgraf.store.jobs import Jobs
+from nutgraf.store.jobs import Jobs, record_of
 from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
 
@@ -153,11 +153,11 @@ class Batches:
         page, more = items[:limit], len(items) > limit
         with self.redis.pipeline() as pipe:
             for _, job_id in page:
-                pipe.hgetall(self.keys.job(job_id))
-            records = pipe.execute()
+                self.jobs.read(job_id, client=pipe)
+            records = [record_of(flat) for flat in pipe.execute()]
         results = []
         for (client_id, job_id), raw in zip(page, records, strict=True):
-            if raw:
+            if raw is not None:
                 body = public_body(raw)
             else:
                 body = {"status": "failed", "error": {"code": "expired", "message": "expired"}}

@@ -45,6 +45,33 @@ class WorkItem:
     attempts: int
 
 
+def record_of(flat: list[str]) -> dict[str, str] | None:
+    """read_job.lua's answer as a record; None when the job is unknown or expired, or was
+    answered from a cache entry that is gone (never with the store's settings: the entry
+    is kept as long as the record)."""
+    raw = dict(zip(flat[::2], flat[1::2], strict=True))
+    if not raw or (raw.get("cached") == "1" and "result" not in raw):
+        return None
+    return raw
+
+
+def _cached(
+    job_id: str, digest: str, record: dict[str, str], answer: list[str], callback_url: str | None
+) -> Submission:
+    """A submission answered from the cache: the record as written, with the result read."""
+    record = {
+        **record,
+        "status": "succeeded",
+        "cached": "1",
+        "completed_at": record["created_at"],
+        "result": answer[2],
+        "model": answer[3],
+    }
+    if callback_url:
+        record.update(callback_url=callback_url, callback_state="pending")
+    return Submission("cached", job_id, digest, record)
+
+
 def _flat(fields: dict[str, str]) -> str:
     """A record as the scripts take it: a JSON list [field, value, field, value ...]."""
     return json.dumps([item for pair in fields.items() for item in pair])
@@ -61,7 +88,9 @@ class Jobs:
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
         self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
+        self._submit_cached = LuaScript(client, "submit_cached")
         self._submit = LuaScript(client, "submit")
+        self._read = LuaScript(client, "read_job")
         self._start = LuaScript(client, "start")
         self._finish = LuaScript(client, "finish")
 
@@ -83,22 +112,43 @@ class Jobs:
         same `owner` (an API key's digest, "" without keys) is joined; the cache is shared."""
         digest = cache_key(text, title, model, options, self.precision)
         job_id = new_job_id()
-        record = {
+        # A cache hit's record holds no copy of the result: read_job.lua reads it from the
+        # cache entry. Tried first, with no article: most repeats end here.
+        pointer = {
             "id": job_id,
+            "options": options.model_dump_json(),
+            "cache_key": digest,
+            "created_at": now_rfc3339(),
+            "owner": owner,
+        }
+        if batch_id:
+            pointer["batch"] = batch_id
+        completed_at = pointer["created_at"]
+        answer = self._submit_cached(
+            cache=self.keys.cache(digest),
+            job=self.keys.job(job_id),
+            webhooks_due=self.keys.webhooks_due,
+            stats_cache=self.keys.stats_cache,
+            job_id=job_id,
+            ttl_s=self.job_ttl_s,
+            record=_flat(pointer),
+            callback_url=callback_url or "",
+            completed_at=completed_at,
+            now=time.time(),
+        )
+        if answer[0] == "cached":
+            return _cached(job_id, digest, pointer, answer, callback_url)
+        record = {
+            **pointer,
             "status": "queued",
             "model": json.dumps(model.public()),
-            "options": options.model_dump_json(),
             "title": title or "",
-            "cache_key": digest,
             "cached": "0",
-            "created_at": now_rfc3339(),
             "attempts": "0",
             "input": json.dumps({"characters": len(text)}),
             "callback_url": callback_url or "",
             "batch": batch_id or "",
-            "owner": owner,
         }
-        completed_at = now_rfc3339()
         outcome, value, *hit = self._submit(
             cache=self.keys.cache(digest),
             inflight=self.keys.owned_inflight(digest, owner),
@@ -120,17 +170,8 @@ class Jobs:
             owner=owner,
         )
         if outcome == "cached":
-            # The record as the script wrote it: the caller needs no second round trip.
-            record.update(
-                status="succeeded",
-                cached="1",
-                completed_at=completed_at,
-                result=hit[0],
-                model=hit[1],
-            )
-            if callback_url:
-                record["callback_state"] = "pending"
-        elif outcome != "created":
+            return _cached(job_id, digest, record, [outcome, value, *hit], callback_url)
+        if outcome != "created":
             job_id, record = value, {}
         return Submission(outcome, job_id, digest, record)
 
@@ -170,18 +211,23 @@ class Jobs:
         self.redis.delete(*keys)
         self.redis.srem(self.keys.queued, job_id)
 
+    def read(self, job_id: str, client: Any = None) -> dict[str, str] | None:
+        """A job's record with its result (a cache hit's from its cache entry); None when
+        unknown or expired. With `client` (a pipeline), queued there instead: see
+        `record_of` for what its answer becomes."""
+        flat = self._read(job=self.keys.job(job_id), prefix=self.keys.lua_prefix, client=client)
+        return None if client is not None else record_of(flat)
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The public JSON body of a job, or None when unknown or expired."""
-        raw = self.redis.hgetall(self.keys.job(job_id))
-        if not raw:
-            return None
-        return public_body(raw)
+        raw = self.read(job_id)
+        return None if raw is None else public_body(raw)
 
     def get_owned(self, job_id: str, owner: str) -> dict[str, Any] | None:
         """The job's body if `owner` owns it; None when unknown, expired or another's."""
-        raw = self.redis.hgetall(self.keys.job(job_id))
+        raw = self.read(job_id)
         # A record from before owners has none: it counts as "", the owner without keys.
-        if not raw or raw.get("owner", "") != owner:
+        if raw is None or raw.get("owner", "") != owner:
             return None
         return public_body(raw)
 

@@ -6,7 +6,7 @@ key                     type    holds                                    lives
 ----------------------  ------  ---------------------------------------  ---------------
 <p>:job:<id>            hash    a job's record (status, result, ...)     job TTL
 <p>:text:<id>           string  the article, until the job ends          job TTL
-<p>:cache:<digest>      hash    a finished result (result, model)        cache TTL
+<p>:cache:<digest>      hash    a finished result (result, model)        cache TTL (*)
 <p>:inflight:<digest>   string  the job computing that digest now        job TTL
 <p>:inflight:<d>:<own>  string  the same, for one API key's jobs         job TTL
 <p>:queued              set     jobs no worker has started               none
@@ -27,6 +27,10 @@ key                     type    holds                                    lives
 <p>:stats:cache         hash    cache hits                               none (counters)
 <p>:metrics:<name>      hash    worker-side metrics (nutgraf.telemetry)  none (counters)
 nutgraf:ratelimit...    (lib)   Flask-Limiter's counters                 the limit window
+
+(*) A job answered from the cache holds no copy of the result: its record's cache_key
+points at the entry (read_job.lua reads both), and each such answer keeps the entry alive
+at least as long as its record.
 
 The job TTL (NUTGRAF_JOB_TTL_S) and cache TTL (NUTGRAF_CACHE_TTL_S) come from the
 settings; the idempotency and heartbeat TTLs from their callers. Lua scripts get every key

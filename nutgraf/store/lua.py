@@ -91,13 +91,16 @@ class LuaScript:
         self.source = read_script(name)
         self._script = client.register_script(self.source.text)
 
-    def __call__(self, **named: Any) -> Any:
-        """Run the script; every KEYS and ARGV name of its header is a keyword argument."""
+    def __call__(self, client: Any = None, **named: Any) -> Any:
+        """Run the script; every KEYS and ARGV name of its header is a keyword argument.
+        With `client` (a pipeline), the call is queued there instead."""
         expected = {*self.source.keys, *self.source.args}
         if missing := expected - named.keys():
             raise TypeError(f"{self.source.name}.lua: missing {sorted(missing)}")
         if unknown := named.keys() - expected:
             raise TypeError(f"{self.source.name}.lua: unknown {sorted(unknown)}")
         return self._script(
-            keys=[named[k] for k in self.source.keys], args=[named[a] for a in self.source.args]
+            keys=[named[k] for k in self.source.keys],
+            args=[named[a] for a in self.source.args],
+            client=client,
         )

@@ -79,6 +79,42 @@ def test_the_same_input_is_then_answered_from_the_cache(store: JobStore) -> None
     assert store.redis.hget(store.keys.stats_cache, "hits") == "1"
 
 
+def test_a_cache_hit_writes_a_pointer_not_a_copy_of_the_result(store: JobStore) -> None:
+    # Issue 16: every hit copied the result (1.5 KB and more) into a record of its own,
+    # which filled Redis's AOF and set off its rewrites under load.
+    text = article("pointer")
+    job = store.submit(text, None, MODEL, OPTIONS)
+    store.succeed(job.job_id, job.cache_key, MODEL, RESULT)
+    hit = store.submit(text, None, MODEL, OPTIONS)
+    assert hit.outcome == "cached"
+    record = store.redis.hgetall(store.keys.job(hit.job_id))
+    assert "result" not in record and "model" not in record
+    assert record["cache_key"] == hit.cache_key
+    assert not store.redis.exists(store.keys.text(hit.job_id))  # the article is not kept
+    body = store.get(hit.job_id)
+    assert body is not None and body == hit.body()
+    assert (body["summary"], body["model"]["name"], body["cached"]) == (
+        RESULT.summary,
+        "tiny",
+        True,
+    )
+    assert store.jobs.get_owned(hit.job_id, "") == body
+
+
+def test_the_cache_entry_outlives_the_records_that_point_at_it(store: JobStore) -> None:
+    text = article("ttl")
+    job = store.submit(text, None, MODEL, OPTIONS)
+    store.succeed(job.job_id, job.cache_key, MODEL, RESULT)
+    entry = store.keys.cache(job.cache_key)
+    store.redis.expire(entry, 5)  # about to expire, the job TTL is 60 s
+    hit = store.submit(text, None, MODEL, OPTIONS)
+    assert store.redis.ttl(entry) > 50
+    # Gone anyway (deleted by hand): the job reads as expired, never half a body.
+    store.redis.delete(entry)
+    assert store.get(hit.job_id) is None
+    assert store.jobs.get_owned(hit.job_id, "") is None
+
+
 def test_new_work_is_refused_while_the_queue_is_full(store: JobStore) -> None:
     store.submit(article(), None, MODEL, OPTIONS)
     refused = store.submit(article(), None, MODEL, OPTIONS, max_queue=1)

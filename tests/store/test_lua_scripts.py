@@ -20,10 +20,12 @@ SCRIPTS = [
     "hold",
     "idempotency_claim",
     "lead",
+    "read_job",
     "release_orphan",
     "release_overdue",
     "start",
     "submit",
+    "submit_cached",
     "webhook_claim",
     "webhook_record",
 ]

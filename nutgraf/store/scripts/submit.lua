@@ -4,6 +4,9 @@
 -- Only new work is refused when the queue is full; a cache hit is one round trip.
 -- A job in flight is joined only by its own owner (the digest of the API key that created
 -- it, '' without keys), so no caller can cancel, or set the callback of, another's job.
+-- Jobs.submit tries submit_cached.lua first; the cache is read again here, as a result may
+-- have been stored in between.
+-- needs: answer_from_cache.lua
 --
 -- KEYS[1] cache         <prefix>:cache:<digest>: the cached result, if any
 -- KEYS[2] inflight      <prefix>:inflight:<digest>: the job computing it, if any (with
@@ -29,20 +32,9 @@
 local cache, inflight, job_key, text_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local queued, webhooks_due, stats_cache = KEYS[5], KEYS[6], KEYS[7]
 local job, ttl, prefix, callback_url = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[7]
-local hit = redis.call('HMGET', cache, 'result', 'model')
-if hit[1] then
-  -- A cache hit still gets its own job record, so clients can GET it like any other.
-  redis.call('HSET', job_key, unpack(cjson.decode(ARGV[5])))
-  redis.call('HSET', job_key, 'status', 'succeeded', 'cached', '1', 'completed_at', ARGV[8],
-             'result', hit[1], 'model', hit[2])
-  if callback_url ~= '' then
-    redis.call('HSET', job_key, 'callback_state', 'pending')
-    redis.call('ZADD', webhooks_due, ARGV[9], 'job:' .. job)
-  end
-  redis.call('EXPIRE', job_key, ttl)
-  redis.call('HINCRBY', stats_cache, 'hits', 1)
-  return {'cached', job, hit[1], hit[2]}
-end
+local hit = answer_from_cache(cache, job_key, job, ARGV[5], ttl, ARGV[8], callback_url,
+                              ARGV[9], webhooks_due, stats_cache)
+if hit then return hit end
 local current = redis.call('GET', inflight)
 local status = current and redis.call('HGET', prefix .. 'job:' .. current, 'status')
 local joinable = status == 'queued' or status == 'running'
