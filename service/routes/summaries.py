@@ -186,7 +186,10 @@ def submit_summary(
             log.warning("enqueue of %s failed: %s", submission.job_id, exc)
             store.abandon(submission.job_id)
             raise Unavailable("the job queue is unreachable; try again shortly") from exc
-    log.info("job %s: %s", submission.job_id, submission.outcome)
+    if submission.outcome != "cached":
+        # A hit's request line already names its job and says it was cached: one line
+        # less on the path that must be cheapest.
+        log.info("job %s: %s", submission.job_id, submission.outcome)
     return submission.job_id, body
 
 
