@@ -310,3 +310,24 @@ def test_an_abandoned_owned_job_leaves_nothing_behind(store: JobStore) -> None:
     assert store.redis.exists(store.keys.owned_inflight(job.cache_key, OWNER_A))
     store.abandon(job.job_id)
     assert not store.redis.exists(store.keys.owned_inflight(job.cache_key, OWNER_A))
+
+
+def test_a_result_stored_before_a_field_existed_reads_with_its_default() -> None:
+    from nutgraf.store import public_body
+
+    old = {"summary": "S.", "input": {"characters": 2, "tokens": 1}, "checks": {}}
+    record = {"id": "j", "status": "succeeded", "model": "{}", "created_at": "t"}
+    body = public_body({**record, "result": json.dumps(old)})
+    assert body["checks"] == {
+        "unsupported": [],
+        "regenerated": False,
+        "fallback": False,
+        "fallback_reason": None,
+    }
+    assert body["input"] == {
+        "characters": 2,
+        "tokens": 1,
+        "chunks": 1,
+        "truncated": False,
+        "selected": False,
+    }
