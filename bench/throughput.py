@@ -353,7 +353,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="JSON Lines with `text` (default: repo texts)")
     parser.add_argument("--length", default=LENGTH, choices=list(TOKEN_BUDGETS))
     parser.add_argument("--articles", type=int, default=16)
-    parser.add_argument("--words", type=int, default=550, help="words per made-up article")
+    parser.add_argument(
+        "--words",
+        default="250,550,900",
+        help="words per made-up article, in turn: short and long mixed, as in a newsroom",
+    )
     parser.add_argument("--batch-sizes", default="1,4,8")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0, help="per latency row")
@@ -365,7 +369,10 @@ def main() -> None:
     if args.data:
         texts = read_articles(args.data, args.articles)
     else:
-        texts = make_articles(args.articles, args.words)
+        lengths = [int(w) for w in args.words.split(",")]
+        texts = [
+            make_articles(args.articles, lengths[i % len(lengths)])[i] for i in range(args.articles)
+        ]
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     length: Length = args.length
     min_new, max_new = TOKEN_BUDGETS[length]
