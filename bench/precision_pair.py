@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -95,9 +95,17 @@ def article_figures(record: EvalRecord, result: Any, options: SummaryOptions) ->
 
 
 def run(
-    records: Sequence[EvalRecord], summarizers: dict[str, Any], options: SummaryOptions
+    records: Sequence[EvalRecord],
+    summarizers: dict[str, Any],
+    options: SummaryOptions,
+    numbers: Sequence[int] | None = None,
+    out: TextIO | None = None,
 ) -> dict[str, dict[str, list[float]]]:
-    """Per precision, per measure (and `seconds`): one value per article, in order."""
+    """Per precision, per measure (and `seconds`): one value per article, in order. With
+    `out`, each article's figures are also written there as one JSON line the moment they
+    are known ({"article": its number in the data, precision: figures...}), so a run that is
+    stopped keeps what it measured (`--from-rows` reads them back)."""
+    numbers = list(numbers) if numbers is not None else list(range(len(records)))
     rows: dict[str, dict[str, list[float]]] = {p: {} for p in summarizers}
     order = list(summarizers)
     # One uncounted article per precision first: the first generate() pays one-off costs
@@ -105,17 +113,39 @@ def run(
     warmup = Article(records[0].text, records[0].title, options)
     for precision in order:
         summarizers[precision].summarize_batch([warmup])
-    for number, record in enumerate(records):
+    for done, (number, record) in enumerate(zip(numbers, records, strict=True)):
         article = Article(record.text, record.title, options)
+        line: dict[str, Any] = {"article": number}
         # Alternate which precision goes first, so warm caches favour neither.
         for precision in order if number % 2 == 0 else order[::-1]:
             started = time.perf_counter()
             (result,) = summarizers[precision].summarize_batch([article])
             seconds = time.perf_counter() - started
             figures = {**article_figures(record, result, options), "seconds": seconds}
+            line[precision] = figures
             for name, value in figures.items():
                 rows[precision].setdefault(name, []).append(value)
-        print(f"article {number + 1}/{len(records)}", file=sys.stderr, flush=True)
+        if out is not None:
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+        print(f"article {done + 1}/{len(records)}", file=sys.stderr, flush=True)
+    return rows
+
+
+def read_rows(paths: Sequence[Path]) -> dict[str, dict[str, list[float]]]:
+    """The per-article lines of `run(out=...)` from one or more files (the parts of one
+    run, or a run that was stopped), in article order, each article once."""
+    lines: dict[int, dict[str, Any]] = {}
+    for path in paths:
+        for text in path.read_text(encoding="utf-8").splitlines():
+            if text.strip():
+                line = json.loads(text)
+                lines[int(line["article"])] = line
+    rows: dict[str, dict[str, list[float]]] = {p: {} for p in PRECISIONS}
+    for number in sorted(lines):
+        for precision in PRECISIONS:
+            for name, value in lines[number][precision].items():
+                rows[precision].setdefault(name, []).append(float(value))
     return rows
 
 
@@ -173,15 +203,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--length", default="medium", choices=list(SENTENCE_RANGES))
     parser.add_argument("--limit", type=int, help="only the first N records")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
+    parser.add_argument(
+        "--rows", type=Path, metavar="OUT", help="write each article's figures as it ends (JSONL)"
+    )
+    parser.add_argument(
+        "--part",
+        default="0/1",
+        help="K/N: only articles K, K+N, K+2N ... (N processes of one sitting, --threads 1)",
+    )
+    parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
+    parser.add_argument(
+        "--from-rows",
+        type=Path,
+        nargs="+",
+        metavar="ROWS",
+        help="measure nothing: the table of these --rows files together",
+    )
     args = parser.parse_args(argv)
     if args.json and not args.json.parent.is_dir():
         parser.error(f"--json: {args.json.parent} is not a folder")
-    from nutgraf.summarize import load_summarizer
+    if args.from_rows:
+        rows = read_rows(args.from_rows)
+        summary = report(rows)
+        print(f"{args.model}, {args.length}, {summary['articles']} articles from {args.data}")
+        print(format_table(summary), flush=True)
+        if args.json:
+            payload = {"data": str(args.data), "model": args.model, **summary, "per_article": rows}
+            args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        return 0
+    part, parts = (int(n) for n in args.part.split("/"))
+    from nutgraf.summarize import load_summarizer, set_torch_threads
+
+    if args.threads:
+        set_torch_threads(args.threads)
 
     # The load lines say each model's precision; the table goes to stdout alone.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
 
-    records = load_records(args.data, args.limit)
+    every = load_records(args.data, args.limit)
+    numbers = list(range(part, len(every), parts))
+    records = [every[n] for n in numbers]
     options = SummaryOptions(length=args.length)
     base = Settings()
     summarizers = {}
@@ -190,7 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             update={"dtype": precision, "max_input_tokens": args.max_input_tokens}
         )
         summarizers[precision] = load_summarizer(settings, args.model)
-    rows = run(records, summarizers, options)
+    if args.rows:
+        with args.rows.open("a", encoding="utf-8") as out:
+            rows = run(records, summarizers, options, numbers, out)
+    else:
+        rows = run(records, summarizers, options, numbers)
     summary = report(rows)
     print(f"{args.model}, {options.length}, {len(records)} articles from {args.data}")
     print(format_table(summary), flush=True)

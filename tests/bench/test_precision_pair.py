@@ -104,3 +104,21 @@ def test_report_and_table_side_by_side(pair: ModuleType) -> None:
     assert "ROUGE-Lsum F1" in table and "fell back to extractive %" in table
     assert "2.00x" in table
     assert table.splitlines()[-1] == "verdict: no loss beyond noise"
+
+
+def test_rows_of_several_parts_read_back_as_one_run_in_article_order(
+    pair: ModuleType, tmp_path: Path
+) -> None:
+    import json
+
+    def line(article: int, fp32: float, bf16: float) -> str:
+        return json.dumps(
+            {"article": article, "float32": {"rouge2": fp32}, "bfloat16": {"rouge2": bf16}}
+        )
+
+    (tmp_path / "a.jsonl").write_text(line(0, 10, 11) + "\n" + line(2, 30, 31) + "\n")
+    # Part 1, stopped and resumed: article 1 written twice counts once.
+    (tmp_path / "b.jsonl").write_text(line(1, 20, 21) + "\n" + line(1, 20, 21) + "\n")
+    rows = pair.read_rows([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
+    assert rows["float32"]["rouge2"] == [10, 20, 30]
+    assert rows["bfloat16"]["rouge2"] == [11, 21, 31]
