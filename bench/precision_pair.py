@@ -204,7 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N records")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write the figures here")
     parser.add_argument(
-        "--rows", type=Path, metavar="OUT", help="write each article's figures as it ends (JSONL)"
+        "--rows",
+        type=Path,
+        metavar="OUT",
+        help="append each article's figures as it ends (JSONL); articles already there are "
+        "skipped, so a stopped run resumes",
     )
     parser.add_argument(
         "--part",
@@ -242,6 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     every = load_records(args.data, args.limit)
     numbers = list(range(part, len(every), parts))
+    if args.rows and args.rows.is_file():
+        # Resumed: the articles this file already holds are not measured again.
+        lines = args.rows.read_text(encoding="utf-8").splitlines()
+        done = {int(json.loads(line)["article"]) for line in lines if line.strip()}
+        numbers = [n for n in numbers if n not in done]
     records = [every[n] for n in numbers]
     options = SummaryOptions(length=args.length)
     base = Settings()
