@@ -3,16 +3,12 @@
     make bench                                     # bundled model, CPU; about 10 minutes
     .venv/bin/python bench/throughput.py --data news.jsonl --articles 16
 
-Same articles, same model, same decoding and token budget for every model row: the raw
-model (transformers' generate() with the service's beam search and token budget, without
-nutgraf's grounding, checks or second drafts) at each batch size in each precision, then
-the service with default settings (HTTP, Redis, a Celery worker; NUTGRAF_DTYPE=auto) with
-every article POSTed at once, against the raw model's best batch in the fastest
-precision. Then cache-hit POSTs and job GETs under concurrent clients against /healthz on
-the same server and a bare Flask app under the same gunicorn settings; then the worker's
-peak memory against the size of the model's weights.
+Same articles and token budget in every model row: the raw model (generate() with the
+service's beam width, ungrounded, no checks or second drafts) per batch size and precision;
+the service with default settings, every article POSTed at once, against the raw model's
+best batch in the fastest precision; cache-hit POSTs and job GETs at 50 clients against
+/healthz and a bare Flask app on the same server; the worker's peak memory.
 """
-
 from __future__ import annotations
 
 import argparse
