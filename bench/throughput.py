@@ -9,6 +9,7 @@ the service with default settings, every article POSTed at once, against the raw
 best batch in the fastest precision; cache-hit POSTs and job GETs at 50 clients against
 /healthz and a bare Flask app on the same server; the worker's peak memory.
 """
+
 from __future__ import annotations
 
 import argparse
