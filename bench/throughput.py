@@ -53,6 +53,7 @@ PRECISIONS = ("float32", "bfloat16")
 SERVICE_VS_RAW = 0.85
 HIT_RATE_VS_HEALTHZ = 0.5
 HIT_P99_VS_HEALTHZ = 2.0
+MET = {True: "met", False: "NOT met"}
 
 
 def read_articles(path: Path, count: int) -> list[str]:
@@ -338,11 +339,6 @@ def raw_rows(
     return rates, weights, prompt_tokens
 
 
-def met(ok: bool) -> str:
-    """The word for a target."""
-    return "met" if ok else "NOT met"
-
-
 def main() -> None:
     """Run every measurement and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -405,7 +401,7 @@ def main() -> None:
         print(f"{'service':18}{service_rate:16.3f}{tokens / seconds:9.1f}")
         print(f"service / raw best batch in the fastest precision ({fastest}, batch "
               f"{best[fastest]}): {ratio:.2f}x   target >= {SERVICE_VS_RAW}x: "
-              f"{met(ratio >= SERVICE_VS_RAW)}")  # fmt: skip
+              f"{MET[ratio >= SERVICE_VS_RAW]}")  # fmt: skip
 
         body = {"text": texts[0], "length": length}
         first = requests.post(svc.url + "/v1/summaries", json=body, timeout=30)
@@ -433,8 +429,8 @@ def main() -> None:
         hit = results["POST cache hit"]
         rate_ratio, p99_ratio = hit["rps"] / reference["rps"], hit["p99_ms"] / reference["p99_ms"]
         print(f"cache hit / healthz: req/s {rate_ratio:.2f}x (target >= {HIT_RATE_VS_HEALTHZ}x: "
-              f"{met(rate_ratio >= HIT_RATE_VS_HEALTHZ)}), p99 {p99_ratio:.2f}x (target <= "
-              f"{HIT_P99_VS_HEALTHZ}x: {met(p99_ratio <= HIT_P99_VS_HEALTHZ)})")  # fmt: skip
+              f"{MET[rate_ratio >= HIT_RATE_VS_HEALTHZ]}), p99 {p99_ratio:.2f}x (target <= "
+              f"{HIT_P99_VS_HEALTHZ}x: {MET[p99_ratio <= HIT_P99_VS_HEALTHZ]})")  # fmt: skip
 
     mb = 1024 * 1024
     served = str(ready.get("dtype") or "float32").split()[0]
@@ -444,7 +440,7 @@ def main() -> None:
           f"target 1.5 x weights + 300 MB = {budget / mb:.0f} MB")  # fmt: skip
     for name, rss in peak.items():
         print(f"  {name:10} idle {idle_rss.get(name, 0) / mb:6.0f} MB   peak {rss / mb:6.0f} MB"
-              f"   {met(rss <= budget)}")  # fmt: skip
+              f"   {MET[rss <= budget]}")  # fmt: skip
 
 
 if __name__ == "__main__":
