@@ -1,9 +1,9 @@
 """Which precision the weights load in when NUTGRAF_DTYPE is `auto`.
 
-float16 on CUDA. On a CPU, bfloat16 where the CPU computes it natively (AVX512-BF16 or
-AMX): on the 150-article dev set bfloat16 summaries were no worse than float32's beyond
-noise and came 1.4 times as fast (docs/benchmarks.md, "float32 against bfloat16,
-paired"). Elsewhere float32: without native support bfloat16 is emulated, and slower.
+float16 on CUDA; float32 on a CPU. bfloat16 on CPUs with native bfloat16 (AVX512-BF16,
+AMX) is 1.4 to 1.9 times as fast, but on 61 of the 150 dev-set articles it lost ROUGE-2
+beyond noise (-1.36, 95% interval -2.87 to -0.06; docs/benchmarks.md, "float32 against
+bfloat16, paired"), so `auto` keeps float32 there and says bfloat16 is available.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def choose_precision(device_type: str, requested: str, cpuinfo: str | None = Non
     if device_type == "cpu":
         native = [flag for flag in NATIVE_BF16_FLAGS if flag in cpu_flags(cpuinfo)]
         if native:
-            return Precision("bfloat16", f"auto: the CPU has native bfloat16 ({native[0]})")
-        return Precision("float32", "auto: the CPU lacks native bfloat16")
+            return Precision(
+                "float32",
+                f"auto: float32 on the CPU; it has native bfloat16 ({native[0]}), faster but "
+                "not yet as good on the dev set (NUTGRAF_DTYPE=bfloat16 opts in)",
+            )
+        return Precision("float32", "auto: float32 on the CPU, which lacks native bfloat16")
     return Precision("float32", f"auto: {device_type} device")
