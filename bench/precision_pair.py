@@ -189,6 +189,16 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join([*text, f"verdict: {summary['verdict']}"])
 
 
+def publish(args: argparse.Namespace, rows: dict[str, dict[str, list[float]]]) -> None:
+    """Print the table of `rows` on stdout, and write it to --json when asked."""
+    summary = report(rows)
+    print(f"{args.model}, {args.length}, {summary['articles']} articles from {args.data}")
+    print(format_table(summary), flush=True)
+    if args.json:
+        payload = {"data": str(args.data), "model": args.model, **summary, "per_article": rows}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Load both precisions, summarize every article with each, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -227,13 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json and not args.json.parent.is_dir():
         parser.error(f"--json: {args.json.parent} is not a folder")
     if args.from_rows:
-        rows = read_rows(args.from_rows)
-        summary = report(rows)
-        print(f"{args.model}, {args.length}, {summary['articles']} articles from {args.data}")
-        print(format_table(summary), flush=True)
-        if args.json:
-            payload = {"data": str(args.data), "model": args.model, **summary, "per_article": rows}
-            args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        publish(args, read_rows(args.from_rows))
         return 0
     part, parts = (int(n) for n in args.part.split("/"))
     from nutgraf.summarize import load_summarizer, set_torch_threads
@@ -265,12 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = run(records, summarizers, options, numbers, out)
     else:
         rows = run(records, summarizers, options, numbers)
-    summary = report(rows)
-    print(f"{args.model}, {options.length}, {len(records)} articles from {args.data}")
-    print(format_table(summary), flush=True)
-    if args.json:
-        payload = {"data": str(args.data), "model": args.model, **summary, "per_article": rows}
-        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    publish(args, rows)
     return 0
 
 

@@ -5,25 +5,7 @@ silently go wrong is the size of the model it times."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
-
-import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "capacity.py"
-
-
-@pytest.fixture(scope="module")
-def capacity() -> ModuleType:
-    """The script imported as a module (bench/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("capacity", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_production_size_model_has_distilbarts_306m_parameters(capacity: ModuleType) -> None:

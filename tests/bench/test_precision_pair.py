@@ -5,26 +5,11 @@ shared CPU for even two articles), so it is run by hand (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "precision_pair.py"
-
-
-@pytest.fixture(scope="module")
-def pair() -> ModuleType:
-    """The script imported as a module (bench/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("precision_pair", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_identical_sides_give_a_zero_interval(pair: ModuleType) -> None:
