@@ -1,5 +1,6 @@
-"""The in-place key/value cache: decoder keys and values written into buffers allocated once,
-before the prefill, instead of concatenated anew at every generated token."""
+"""Key/value caches made before generate(): the in-place cache (decoder keys and values
+written into buffers allocated once, before the prefill, instead of concatenated anew at
+every generated token), and the prompt cache that beams share (each prompt read once)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,36 @@ def buffered_cache(model: Any, rows: int, capacity: int) -> Any:
     cache.layers = [buffered_layer_class()(capacity) for _ in cache.layers]
     heads, head_dim = get_head_shapes(model.config.get_text_config(decoder=True))
     cache.early_initialization(rows, heads, head_dim, model.dtype, model.device)
+    return cache
+
+
+def shared_prompt_cache(model: Any, encoded: Any, beams: int) -> Any:
+    """A DynamicCache of the prompts' keys and values, each row read once and then repeated
+    for its `beams`: all but each prompt's last token, which generate() then reads as the
+    first of its steps. Positions as generate() numbers them under left padding. None when
+    the model's cache is not made of plain DynamicLayers."""
+    import torch
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    supports = getattr(model, "_supports_default_dynamic_cache", None)
+    if supports is None or not supports():
+        return None
+    cache = DynamicCache(config=model.config)
+    if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
+    ids, mask = encoded["input_ids"], encoded["attention_mask"]
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    with torch.inference_mode():
+        model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,  # the logits of the prompt are never read
+        )
+    cache.batch_repeat_interleave(beams)
     return cache
 
 

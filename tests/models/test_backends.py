@@ -126,3 +126,42 @@ def test_in_place_kv_cache_gives_the_tokens_of_plain_generate(llama: LoadedModel
     assert torch.equal(plain, buffered)
     assert cache.layers[0].key_buffer.shape[2] == width + 12
     assert cache.layers[0].length == plain.shape[1] - 1  # the last token is never fed back
+
+
+def _beam_outputs(
+    backend: Backend, share: bool, prompts: list[str]
+) -> tuple[list[Any], list[tuple[int, int]]]:
+    """Beam-search generations with the prompt cache shared or not, and the shapes of the
+    model inputs that read more than one token (the prompt reads)."""
+    reads: list[tuple[int, int]] = []
+
+    def record(_module: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+        ids = kwargs.get("input_ids")
+        if ids is not None and ids.shape[1] > 1:
+            reads.append((int(ids.shape[0]), int(ids.shape[1])))
+
+    hook = backend.loaded.model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        backend.share_prompt = share  # type: ignore[attr-defined]
+        out = backend.generate(prompts, max_new_tokens=10, min_new_tokens=4, beam_search=True)
+    finally:
+        hook.remove()
+        backend.share_prompt = True  # type: ignore[attr-defined]
+    return out, reads
+
+
+def test_beams_share_one_read_of_each_prompt_and_give_the_same_answers(
+    llama: LoadedModel,
+) -> None:
+    backend = backend_for(llama)
+    prompts = [
+        backend.render(Prompt("The council voted on the budget.", "Summarize: ", "Be brief.")),
+        backend.render(Prompt("Storms flooded two towns by the river.", "Summarize: ", "")),
+    ]
+    shared, shared_reads = _beam_outputs(backend, True, prompts)
+    plain, plain_reads = _beam_outputs(backend, False, prompts)
+    assert shared == plain
+    width = backend._encode_batch(prompts)["input_ids"].shape[1]
+    # Plain generate() reads every prompt once per beam; shared, once per prompt.
+    assert plain_reads == [(2 * 3, width)]
+    assert shared_reads == [(2, width - 1)]
