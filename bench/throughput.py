@@ -78,7 +78,8 @@ def raw_run(
 ) -> tuple[float, int]:
     """The model alone, `batch` prompts per generate() call, with the service's beam width
     and the length's token budget, but ungrounded (no logits processor, no repetition
-    rule, no checks, no second drafts): (seconds, generated tokens)."""
+    rule, no checks, no second drafts) and as transformers does it (each prompt read once
+    per beam; the service reads it once): (seconds, generated tokens)."""
     import torch
 
     min_new, max_new = TOKEN_BUDGETS[length]

@@ -11,21 +11,31 @@ if TYPE_CHECKING:
     import torch
 
 
-def buffered_cache(model: Any, rows: int, capacity: int) -> Any:
-    """A DynamicCache for `rows` sequences whose layers keep keys and values in buffers of
-    `capacity` positions, all allocated now, before the prefill: allocated layer by layer
-    in between the prefill's activations they would pin the heap around them. None when
-    the model's cache is not made of plain DynamicLayers (sliding windows, shared layers,
-    models with a cache of their own)."""
+def _plain_dynamic_cache(model: Any) -> Any:
+    """An empty DynamicCache for `model`, or None when its cache is not made of plain
+    DynamicLayers (sliding windows, shared layers, models with a cache of their own)."""
     from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer
-    from transformers.configuration_utils import get_head_shapes
 
     supports = getattr(model, "_supports_default_dynamic_cache", None)
     if supports is None or not supports():
         return None
     cache = DynamicCache(config=model.config)
     if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
+    return cache
+
+
+def buffered_cache(model: Any, rows: int, capacity: int) -> Any:
+    """A DynamicCache for `rows` sequences whose layers keep keys and values in buffers of
+    `capacity` positions, all allocated now, before the prefill: allocated layer by layer
+    in between the prefill's activations they would pin the heap around them. None when
+    the model's cache is not made of plain DynamicLayers (sliding windows, shared layers,
+    models with a cache of their own)."""
+    from transformers.configuration_utils import get_head_shapes
+
+    cache = _plain_dynamic_cache(model)
+    if cache is None:
         return None
     cache.layers = [buffered_layer_class()(capacity) for _ in cache.layers]
     heads, head_dim = get_head_shapes(model.config.get_text_config(decoder=True))
@@ -39,14 +49,9 @@ def shared_prompt_cache(model: Any, encoded: Any, beams: int) -> Any:
     first of its steps. Positions as generate() numbers them under left padding. None when
     the model's cache is not made of plain DynamicLayers."""
     import torch
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
 
-    supports = getattr(model, "_supports_default_dynamic_cache", None)
-    if supports is None or not supports():
-        return None
-    cache = DynamicCache(config=model.config)
-    if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
+    cache = _plain_dynamic_cache(model)
+    if cache is None:
         return None
     ids, mask = encoded["input_ids"], encoded["attention_mask"]
     positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
