@@ -130,9 +130,11 @@ def article_of_tokens(tokenizer: Any, text: str, tokens: int) -> str:
 Row = tuple[str, str, str, float]  # model, run, note, articles/s
 
 
-def raw_rows(name: str, spec: models.ModelSpec, args: argparse.Namespace) -> list[Row]:
-    """The model alone at each precision, new-token count and batch size."""
+def raw_rows(name: str, spec: models.ModelSpec, args: argparse.Namespace) -> tuple[list[Row], Any]:
+    """The model alone at each precision, new-token count and batch size; and its tokenizer
+    (for the service's articles, without loading the model once more)."""
     rows: list[Row] = []
+    tokenizer = None
     for precision in args.precisions:
         loaded = models.load(spec, args.device, Settings().cache_dir, precision)
         raw_rate(loaded, 1, 4, 1)  # warm-up, not counted
@@ -141,14 +143,14 @@ def raw_rows(name: str, spec: models.ModelSpec, args: argparse.Namespace) -> lis
                 rate = raw_rate(loaded, size, new, max(args.articles, size))
                 rows.append((name, f"raw {precision}, {new} new, batch {size}", "", rate))
                 print(f"{name:14} {rows[-1][1]:36} {60 * rate:8.1f} articles/min", flush=True)
+        tokenizer = loaded.tokenizer
         del loaded
-    return rows
+    return rows, tokenizer
 
 
-def service_row(name: str, source: str, spec: models.ModelSpec, args: argparse.Namespace) -> Row:
+def service_row(name: str, source: str, tokenizer: Any, args: argparse.Namespace) -> Row:
     """The service with default settings (and this device), the articles POSTed at once."""
     settings = Settings(model=source, port=free_port(), device=args.device, log_level="INFO")
-    tokenizer = models.load(spec, "cpu", settings.cache_dir, "float32").tokenizer
     texts = [
         article_of_tokens(tokenizer, text, INPUT_TOKENS)
         for text in make_articles(args.articles, 900)
@@ -183,10 +185,10 @@ def main() -> None:
             source = name
             if name == "distilbart":
                 source = str(build_distilbart(Path(tmp) / "distilbart"))
-            spec = models.resolve(source)
-            rows += raw_rows(name, spec, args)
+            measured, tokenizer = raw_rows(name, models.resolve(source), args)
+            rows += measured
             if not args.no_service:
-                rows.append(service_row(name, source, spec, args))
+                rows.append(service_row(name, source, tokenizer, args))
 
     unit = "GPU" if cuda else "core"
     print(f"\n{cores} cores; {INPUT_TOKENS} input tokens; beam search ({BEAM_SEARCH['num_beams']})")

@@ -91,7 +91,9 @@ def verdict(pairs: dict[str, Paired]) -> str:
 def article_figures(record: EvalRecord, result: Any, options: SummaryOptions) -> dict[str, float]:
     """One article's figures, by the same code as `nutgraf eval`'s (0/100 for the rates)."""
     report = aggregate([record], [result], options).to_json()
-    return {field: float(report[field]) for _, field, _ in MEASURES}
+    figures = {field: float(report[field]) for _, field, _ in MEASURES}
+    # Kept per article, not in the table: how often a second draft is run, and rescues.
+    return {**figures, "regenerated_pct": 100.0 * result.checks.regenerated}
 
 
 def run(
