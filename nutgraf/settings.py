@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
-        description="Weights' precision; auto: float16 on CUDA, float32 on CPU.",
+        description="Weights' precision; auto: float16 on CUDA, bfloat16 on CPUs with native "
+        "bfloat16 (AVX512-BF16, AMX), else float32.",
     )
     max_input_tokens: int | None = Field(
         default=None, ge=64, description="Force a smaller input window than the model's."

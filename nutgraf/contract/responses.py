@@ -237,8 +237,8 @@ class ReadyBody(ResponseModel):
         description="Why NUTGRAF_MODEL=auto chose the default model; null when it was named."
     )
     dtype: str | None = Field(
-        description="The precision a ready worker loaded it in, and why (`float16 (auto: CUDA)`); "
-        "null from workers that do not say."
+        description="The precision a ready worker loaded it in, and why: `bfloat16 (auto: the "
+        "CPU has native bfloat16 (amx_bf16); ...)`; null from workers that do not say."
     )
 
 

@@ -1,9 +1,9 @@
 """Which precision the weights load in when NUTGRAF_DTYPE is `auto`.
 
-float16 on CUDA; float32 on a CPU. bfloat16 on CPUs with native bfloat16 (AVX512-BF16,
-AMX) is 1.4 to 1.9 times as fast, but on 61 of the 150 dev-set articles it lost ROUGE-2
-beyond noise (-1.36, 95% interval -2.87 to -0.06; docs/benchmarks.md, "float32 against
-bfloat16, paired"), so `auto` keeps float32 there and says bfloat16 is available.
+float16 on CUDA; bfloat16 on CPUs with native bfloat16 (AVX512-BF16, AMX), where it is
+1.4 to 1.9 times as fast and, paired on all 150 dev-set articles, showed no loss beyond
+noise (ROUGE-2 -0.72, 95% interval -1.68 to +0.17; unsupported 0% in both; fallback -0.7
+points; docs/benchmarks.md, "float32 against bfloat16, paired"); float32 elsewhere.
 """
 
 from __future__ import annotations
@@ -48,9 +48,8 @@ def choose_precision(device_type: str, requested: str, cpuinfo: str | None = Non
         native = [flag for flag in NATIVE_BF16_FLAGS if flag in cpu_flags(cpuinfo)]
         if native:
             return Precision(
-                "float32",
-                f"auto: float32 on the CPU; it has native bfloat16 ({native[0]}), faster but "
-                "not yet as good on the dev set (NUTGRAF_DTYPE=bfloat16 opts in)",
+                "bfloat16",
+                f"auto: the CPU has native bfloat16 ({native[0]}); NUTGRAF_DTYPE=float32 opts out",
             )
         return Precision("float32", "auto: float32 on the CPU, which lacks native bfloat16")
     return Precision("float32", f"auto: {device_type} device")

@@ -1,4 +1,4 @@
-"""NUTGRAF_DTYPE=auto: float16 on CUDA, float32 on a CPU (which says when bfloat16 is native)."""
+"""NUTGRAF_DTYPE=auto: bfloat16 only on CPUs with native bfloat16, float16 on CUDA."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ SKYLAKE = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw\n"
 @pytest.mark.parametrize(
     ("cpuinfo", "dtype", "because"),
     [
-        (EPYC, "float32", "native bfloat16 (avx512_bf16)"),
-        (SAPPHIRE_RAPIDS, "float32", "native bfloat16 (amx_bf16)"),
+        (EPYC, "bfloat16", "native bfloat16 (avx512_bf16)"),
+        (SAPPHIRE_RAPIDS, "bfloat16", "native bfloat16 (amx_bf16)"),
         (SKYLAKE, "float32", "lacks native bfloat16"),
         ("", "float32", "lacks native bfloat16"),
     ],
