@@ -1,14 +1,12 @@
 """Throughput benchmark: the raw model against the full service, side by side, in one run.
 
-    make bench                                     # bundled model, CPU; about 10 minutes
-    .venv/bin/python bench/throughput.py --data news.jsonl --articles 16
+    make bench        # bundled model, CPU; about 20 minutes (--data news.jsonl: real news)
 
 Same articles and token budget in every model row: the raw model (generate() with the
 service's beam width, ungrounded, no checks or second drafts) per batch size and precision;
 the service with default settings, every article POSTed at once, against the raw model's
 best batch in the fastest precision; cache-hit POSTs and job GETs at 50 clients against
-/healthz and a bare Flask app on the same server; the worker's peak memory.
-"""
+/healthz (twice) and a bare Flask app on the same server; the worker's peak memory."""
 
 from __future__ import annotations
 
@@ -411,6 +409,9 @@ def main() -> None:
             ("GET /healthz (reference)", "GET", svc.url + "/healthz", None),
             ("POST cache hit", "POST", svc.url + "/v1/summaries", body),
             ("GET /v1/summaries/<id>", "GET", job_url, None),
+            # Again: a slow pass (connections bunched on one API process, a busy core) must
+            # not flatter the ratios, so the better of the two passes is the reference.
+            ("GET /healthz, again", "GET", svc.url + "/healthz", None),
         ]
         tool = "wrk, 2 threads" if shutil.which("wrk") else "Python threads (install wrk)"
         print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s each after "
@@ -423,7 +424,8 @@ def main() -> None:
             results["bare Flask app, same server"] = load(
                 bare_url + "/healthz", "GET", None, args.clients, args.seconds
             )
-        reference = results["GET /healthz (reference)"]
+        twice = (results["GET /healthz (reference)"], results["GET /healthz, again"])
+        reference = {"rps": max(r["rps"] for r in twice), "p99_ms": min(r["p99_ms"] for r in twice)}
         for name, result in results.items():
             print(f"{name:28}{result['p50_ms']:10.1f}{result['p99_ms']:10.1f}"
                   f"{result['rps']:10.0f}{result['rps'] / reference['rps']:11.2f}x")  # fmt: skip
