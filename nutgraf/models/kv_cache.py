@@ -46,14 +46,14 @@ def buffered_cache(model: Any, rows: int, capacity: int) -> Any:
 def shared_prompt_cache(model: Any, encoded: Any, beams: int) -> Any:
     """A DynamicCache of the prompts' keys and values, each row read once and then repeated
     for its `beams`: all but each prompt's last token, which generate() then reads as the
-    first of its steps. Positions as generate() numbers them under left padding. None when
-    the model's cache is not made of plain DynamicLayers."""
+    first of its steps. Positions as generate() numbers them under left padding. None for
+    one-token prompts, and when the model's cache is not made of plain DynamicLayers."""
     import torch
 
-    cache = _plain_dynamic_cache(model)
+    ids, mask = encoded["input_ids"], encoded["attention_mask"]
+    cache = _plain_dynamic_cache(model) if ids.shape[1] > 1 else None
     if cache is None:
         return None
-    ids, mask = encoded["input_ids"], encoded["attention_mask"]
     positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
     with torch.inference_mode():
         model(
