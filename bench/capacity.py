@@ -114,7 +114,9 @@ def raw_rate(loaded: models.LoadedModel, batch: int, new_tokens: int, articles: 
     while done < articles:
         ids = torch.randint(4, min(vocab, 30000), (batch, INPUT_TOKENS), generator=generator)
         with torch.inference_mode():
-            model.generate(input_ids=ids.to(loaded.device), **options)
+            # Every row is real tokens: the mask says so (the pad id may equal the eos id).
+            ids = ids.to(loaded.device)
+            model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **options)
         done += batch
     if loaded.device.type == "cuda":
         torch.cuda.synchronize()
