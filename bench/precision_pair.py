@@ -19,7 +19,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from nutgraf.contract import SENTENCE_RANGES, SummaryOptions  # noqa: E402
 from nutgraf.evaluate import EvalRecord, aggregate, load_records  # noqa: E402
 from nutgraf.settings import Settings  # noqa: E402
-from nutgraf.summarize import Article  # noqa: E402
+from nutgraf.summarize import Article, summarize_extractive  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 RESAMPLES = 2000
@@ -134,21 +134,58 @@ def run(
     return rows
 
 
-def read_rows(paths: Sequence[Path]) -> dict[str, dict[str, list[float]]]:
+def read_lines(paths: Sequence[Path]) -> dict[int, dict[str, Any]]:
     """The per-article lines of `run(out=...)` from one or more files (the parts of one
-    run, or a run that was stopped), in article order, each article once."""
+    run, or a run that was stopped) by article number, each article once."""
     lines: dict[int, dict[str, Any]] = {}
     for path in paths:
         for text in path.read_text(encoding="utf-8").splitlines():
             if text.strip():
                 line = json.loads(text)
                 lines[int(line["article"])] = line
+    return lines
+
+
+def read_rows(paths: Sequence[Path]) -> dict[str, dict[str, list[float]]]:
+    """The table's figures of `read_lines`, one value per article in article order (only
+    what every line has: `regenerated_pct` came later, and is read by `second_drafts`)."""
+    lines = read_lines(paths)
+    tabled = {field for _, field, _ in MEASURES} | {"seconds"}
     rows: dict[str, dict[str, list[float]]] = {p: {} for p in PRECISIONS}
     for number in sorted(lines):
         for precision in PRECISIONS:
             for name, value in lines[number][precision].items():
-                rows[precision].setdefault(name, []).append(float(value))
+                if name in tabled:
+                    rows[precision].setdefault(name, []).append(float(value))
     return rows
+
+
+def second_drafts(
+    lines: dict[int, dict[str, Any]], extractive_rouge2: Callable[[int], float]
+) -> list[str]:
+    """Per precision, from the lines that record `regenerated_pct`: how many articles were
+    drafted twice, how many second drafts passed, and the paired change in ROUGE-2 had a
+    failed first draft gone straight to the extractive summary (`extractive_rouge2` of
+    the article's number). Empty when no line records it."""
+    marked = {n: line for n, line in sorted(lines.items()) if "regenerated_pct" in line["float32"]}
+    if not marked:
+        return []
+    text = [f"second drafts, {len(marked)} articles that record them:"]
+    for precision in PRECISIONS:
+        figures = {n: line[precision] for n, line in marked.items()}
+        drafted = [n for n, f in figures.items() if f["regenerated_pct"]]
+        passed = sum(not figures[n]["fallback_pct"] for n in drafted)
+        kept = [f["rouge2"] for f in figures.values()]
+        instead = [
+            extractive_rouge2(n) if n in drafted else f["rouge2"] for n, f in figures.items()
+        ]
+        change = paired_bootstrap(kept, instead)
+        text.append(
+            f"  {precision}: {len(drafted)} drafted twice, {passed} of them then passed; "
+            f"ROUGE-2 without second drafts {change.diff:+.2f} "
+            f"[{change.low:+.2f}, {change.high:+.2f}]"
+        )
+    return text
 
 
 def report(rows: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
@@ -240,6 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--json: {args.json.parent} is not a folder")
     if args.from_rows:
         publish(args, read_rows(args.from_rows))
+        records, options = load_records(args.data, args.limit), SummaryOptions(length=args.length)
+
+        def extractive_rouge2(number: int) -> float:
+            record = records[number]
+            summary = summarize_extractive(Article(record.text, record.title, options))
+            return article_figures(record, summary, options)["rouge2"]
+
+        print("\n".join(second_drafts(read_lines(args.from_rows), extractive_rouge2)))
         return 0
     part, parts = (int(n) for n in args.part.split("/"))
     from nutgraf.summarize import load_summarizer, set_torch_threads

@@ -107,3 +107,44 @@ def test_rows_of_several_parts_read_back_as_one_run_in_article_order(
     rows = pair.read_rows([tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
     assert rows["float32"]["rouge2"] == [10, 20, 30]
     assert rows["bfloat16"]["rouge2"] == [11, 21, 31]
+
+
+def test_second_drafts_are_counted_and_replaced_by_the_extractive_figures(
+    pair: ModuleType,
+) -> None:
+    def side(rouge2: float, drafted: bool, fell_back: bool = False) -> dict[str, float]:
+        return {
+            "rouge2": rouge2,
+            "regenerated_pct": 100.0 * drafted,
+            "fallback_pct": 100.0 * fell_back,
+        }
+
+    lines = {
+        0: {"float32": {"rouge2": 5.0}, "bfloat16": {"rouge2": 5.0}},  # before the field existed
+        1: {"float32": side(20, True), "bfloat16": side(20, False)},
+        2: {"float32": side(30, True, fell_back=True), "bfloat16": side(30, False)},
+        3: {"float32": side(40, False), "bfloat16": side(40, False)},
+    }
+    text = pair.second_drafts(lines, lambda number: 10.0 * number)
+    assert text[0] == "second drafts, 3 articles that record them:"
+    # float32: articles 1 and 2 drafted twice (1 passed); without them 10 and 20 instead of
+    # 20 and 30, so the mean falls by 20 / 3.
+    assert text[1].startswith("  float32: 2 drafted twice, 1 of them then passed; ")
+    assert "ROUGE-2 without second drafts -6.67" in text[1]
+    assert "bfloat16: 0 drafted twice, 0 of them then passed; " in text[2]
+    assert "+0.00 [+0.00, +0.00]" in text[2]
+    assert pair.second_drafts({0: lines[0]}, lambda number: 0.0) == []
+
+
+def test_the_table_reads_only_figures_every_row_has(pair: ModuleType, tmp_path: Path) -> None:
+    import json
+
+    old = {"article": 0, "float32": {"rouge2": 1}, "bfloat16": {"rouge2": 2}}
+    new = {
+        "article": 1,
+        "float32": {"rouge2": 3, "regenerated_pct": 100},
+        "bfloat16": {"rouge2": 4, "regenerated_pct": 0},
+    }
+    (tmp_path / "rows.jsonl").write_text(json.dumps(old) + "\n" + json.dumps(new) + "\n")
+    rows = pair.read_rows([tmp_path / "rows.jsonl"])
+    assert rows["float32"] == {"rouge2": [1, 3]}
