@@ -61,7 +61,15 @@ class CausalBackend(Backend):
             # generate() copies each prompt to its beams before reading it: 3 beams read a
             # prompt three times, a third of a medium summary's time on a CPU. The cache
             # holds all but the last prompt token; generate() reads that one per beam.
-            cache = shared_prompt_cache(self.loaded.model, encoded, BEAM_SEARCH["num_beams"])
+            # On a CPU its layers are in-place buffers, as for greedy decoding below.
+            rows, prompt_tokens = encoded["input_ids"].shape
+            on_cpu = self.loaded.device.type == "cpu"
+            cache = shared_prompt_cache(
+                self.loaded.model,
+                encoded,
+                BEAM_SEARCH["num_beams"],
+                capacity=prompt_tokens + max_new_tokens if on_cpu else 0,
+            )
             if cache is not None:
                 options["cache"] = cache
         elif not beam_search and self.loaded.device.type == "cpu":

@@ -11,7 +11,7 @@ import pytest
 from nutgraf import models
 from nutgraf.models import Backend, LoadedModel, Prompt, backend_for
 from nutgraf.models.causal import TITLE_ROOM, CausalBackend
-from nutgraf.models.kv_cache import buffered_cache
+from nutgraf.models.kv_cache import buffered_cache, buffered_layer_class, shared_prompt_cache
 from nutgraf.models.seq2seq import Seq2SeqBackend
 
 # Enough of a chat template for a causal backend to render prompts with.
@@ -165,3 +165,41 @@ def test_beams_share_one_read_of_each_prompt_and_give_the_same_answers(
     # Plain generate() reads every prompt once per beam; shared, once per prompt.
     assert plain_reads == [(2 * 3, width)]
     assert shared_reads == [(2, width - 1)]
+
+
+def test_in_place_beam_reorder_gives_what_dynamic_layer_gives() -> None:
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    keys, values = torch.randn(6, 2, 5, 4), torch.randn(6, 2, 5, 4)
+    plain, buffered = DynamicLayer(), buffered_layer_class()(capacity=8)
+    for layer in (plain, buffered):
+        layer.update(keys, values)
+    # Rows 0 and 1 swap, row 3 takes row 4's history, rows 2 and 5 stay.
+    beam_idx = torch.tensor([1, 0, 2, 4, 4, 5])
+    plain.reorder_cache(beam_idx)
+    buffered.reorder_cache(beam_idx)
+    assert torch.equal(plain.keys, buffered.keys) and torch.equal(plain.values, buffered.values)
+    step = torch.randn(6, 2, 1, 4)
+    assert torch.equal(plain.update(step, step)[0], buffered.update(step, step)[0])
+    # Still the buffer, written in place: no new tensors per step.
+    assert buffered.keys.data_ptr() == buffered.key_buffer.data_ptr()
+    assert buffered.keys.shape[2] == 6
+
+
+def test_shared_prompt_cache_on_buffers_holds_each_prompt_once_per_beam(
+    llama: LoadedModel,
+) -> None:
+    import torch
+
+    backend = backend_for(llama)
+    encoded = backend._encode_batch(["The council voted on the budget.", "Storms hit."])
+    rows, width = encoded["input_ids"].shape
+    plain = shared_prompt_cache(llama.model, encoded, 3)
+    buffered = shared_prompt_cache(llama.model, encoded, 3, capacity=width + 10)
+    assert plain is not None and buffered is not None
+    for plain_layer, layer in zip(plain.layers, buffered.layers, strict=True):
+        assert isinstance(layer, buffered_layer_class())
+        assert layer.key_buffer.shape[:3] == (rows * 3, plain_layer.keys.shape[1], width + 10)
+        assert torch.equal(layer.keys, plain_layer.keys)
+        assert torch.equal(layer.values, plain_layer.values)
