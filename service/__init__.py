@@ -12,6 +12,7 @@ from nutgraf.settings import Settings, load_settings
 from nutgraf.store import JobStore
 from service import context
 from service.errors import register_error_handlers
+from service.repeats import RepeatedHits
 from service.routes import register_routes
 from service.security import install_security
 from worker.queue import create_producer
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, producer: Celery | None = None)
     app.extensions[context.SETTINGS] = settings
     app.extensions[context.STORE] = store
     app.extensions[context.PRODUCER] = producer or create_producer(settings)
+    app.extensions[context.REPEATS] = RepeatedHits()
     register_error_handlers(app)
     register_routes(app)
     # Imported here: importing service.server runs this module in the gunicorn master, and

@@ -11,10 +11,12 @@ from flask import current_app
 
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
+from service.repeats import RepeatedHits
 
 SETTINGS = "nutgraf.settings"
 STORE = "nutgraf.store"
 PRODUCER = "nutgraf.producer"
+REPEATS = "nutgraf.repeats"
 # `Prefer: wait` and POST /hf/models/<name> hold an API thread for up to MAX_WAIT_S.
 # gunicorn serves each process with 8 threads (service/server.py); waits may take half, so
 # that /healthz, reads and new submissions always find a thread. Counted per process, like
@@ -38,6 +40,12 @@ def store() -> JobStore:
 def producer() -> Celery:
     """The Celery app that sends jobs to the workers."""
     value: Celery = current_app.extensions[PRODUCER]
+    return value
+
+
+def repeats() -> RepeatedHits:
+    """The process's last plain cache-hit answers (service.repeats)."""
+    value: RepeatedHits = current_app.extensions[REPEATS]
     return value
 
 

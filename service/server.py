@@ -58,6 +58,11 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # `Prefer: wait` request holds its thread while it waits.
         "worker_class": "gthread",
         "threads": 8,
+        # Each process listens on a socket of its own and Linux spreads new connections
+        # over them. On one shared socket the first process awake takes them: 50 keep-alive
+        # clients split 2/55, and one core served them all at half the rate
+        # (docs/benchmarks.md). Elsewhere SO_REUSEPORT does not balance, so it is not used.
+        "reuse_port": sys.platform == "linux",
         "timeout": 60,
         "graceful_timeout": 10,
         # No access log: service/metrics.py logs one structured line per request.

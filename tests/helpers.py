@@ -13,6 +13,7 @@ import sys
 import termios
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -233,3 +234,8 @@ def run_on_a_terminal(
         os.close(master)
     stderr = b"".join(shown).decode("utf-8", errors="replace").replace("\r\n", "\n")
     return subprocess.CompletedProcess(args, process.returncode, stdout.decode(), stderr)
+
+
+def article(tag: str = "") -> str:
+    """A distinct short article per call (so cache keys differ)."""
+    return f"The council voted on Tuesday {tag} {uuid.uuid4().hex}. The mayor said yes."

@@ -9,9 +9,10 @@ from nutgraf.store.batches import BatchEntry, NewBatch
 from nutgraf.store.bodies import callback_body, public_body
 from nutgraf.store.cache import CACHE_KEY_VERSION, cache_key
 from nutgraf.store.ids import new_job_id, now_rfc3339
-from nutgraf.store.jobs import Submission, WorkItem
+from nutgraf.store.jobs import WorkItem
 from nutgraf.store.jobstore import JobStore, connect
 from nutgraf.store.keys import PREFIX, Keys
+from nutgraf.store.submission import Submission
 
 __all__ = [
     "CACHE_KEY_VERSION",

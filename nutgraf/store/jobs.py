@@ -12,24 +12,11 @@ from nutgraf.contract.states import TERMINAL, JobStatus
 from nutgraf.models.specs import ModelSpec
 from nutgraf.store.bodies import public_body
 from nutgraf.store.cache import cache_key
+from nutgraf.store.hot_hits import HotHits
 from nutgraf.store.ids import new_job_id, now_rfc3339
 from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
-
-
-@dataclass(frozen=True)
-class Submission:
-    """Outcome of a submit: `created` (enqueue it), `existing` (in flight), `cached`, or
-    `overloaded` (refused: the queue is full)."""
-
-    outcome: Literal["created", "existing", "cached", "overloaded"]
-    job_id: str
-    cache_key: str
-    record: dict[str, str]  # the job's record as written (created, cached); else empty
-
-    def body(self) -> dict[str, Any] | None:
-        """The job's public body as this submit left it, if known without a read."""
-        return public_body(self.record) if self.record else None
+from nutgraf.store.submission import Submission
 
 
 @dataclass(frozen=True)
@@ -88,6 +75,7 @@ class Jobs:
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
         self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
+        self.hot_hits = HotHits(client, keys, job_ttl_s)
         self._submit_cached = LuaScript(client, "submit_cached")
         self._submit = LuaScript(client, "submit")
         self._read = LuaScript(client, "read_job")
@@ -111,6 +99,12 @@ class Jobs:
         refused (outcome `overloaded`) while that many jobs are queued. Only a job of the
         same `owner` (an API key's digest, "" without keys) is joined; the cache is shared."""
         digest = cache_key(text, title, model, options, self.precision)
+        # A hit with nothing of its own to record (no callback, no batch) may be answered
+        # from this process's memory, with the job of the same article's last hit.
+        plain = not callback_url and not batch_id
+        hot = self.hot_hits.get(digest, owner) if plain else None
+        if hot is not None:
+            return hot
         job_id = new_job_id()
         # A cache hit's record holds no copy of the result: read_job.lua reads it from the
         # cache entry. Tried first, with no article: most repeats end here.
@@ -137,7 +131,10 @@ class Jobs:
             now=time.time(),
         )
         if answer[0] == "cached":
-            return _cached(job_id, digest, pointer, answer, callback_url)
+            submission = _cached(job_id, digest, pointer, answer, callback_url)
+            if plain:
+                self.hot_hits.put(submission, owner)
+            return submission
         record = {
             **pointer,
             "status": "queued",

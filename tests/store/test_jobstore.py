@@ -4,33 +4,15 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
-import pytest
-import redis
-
+from helpers import article
 from nutgraf.contract import InputStats, SummaryOptions, SummaryResult
 from nutgraf.models.specs import ModelSpec
 from nutgraf.store import BatchEntry, JobStore, Keys
-from nutgraf.store.server import RedisServer
 
 MODEL = ModelSpec("tiny", "test/tiny", "main", "seq2seq")
 OPTIONS = SummaryOptions(length="short")
 RESULT = SummaryResult(summary="The council voted.", input=InputStats(characters=40, tokens=9))
-
-
-@pytest.fixture()
-def store(redis_server: RedisServer) -> Iterator[JobStore]:
-    """A store on a key prefix of its own in the test Redis."""
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    yield JobStore(client, 60, 60, prefix=f"storetest-{uuid.uuid4().hex[:8]}")
-    client.close()
-
-
-def article(tag: str = "") -> str:
-    """A distinct article per test (cache keys differ)."""
-    return f"The council voted on Tuesday {tag} {uuid.uuid4().hex}. The mayor said yes."
 
 
 def test_a_job_is_submitted_joined_started_and_ended_once(store: JobStore) -> None:

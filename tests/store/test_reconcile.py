@@ -4,33 +4,21 @@ sent again when nothing runs it, and a job already running never starts a second
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
-import redis
 
+from helpers import article
 from nutgraf.contract import SummaryOptions
 from nutgraf.models.specs import ModelSpec
 from nutgraf.store import JobStore
-from nutgraf.store.server import RedisServer
 
 MODEL = ModelSpec("tiny", "test/tiny", "main", "seq2seq")
 OPTIONS = SummaryOptions(length="short")
 
 
-@pytest.fixture()
-def store(redis_server: RedisServer) -> Iterator[JobStore]:
-    """A store on a key prefix of its own in the test Redis."""
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    yield JobStore(client, 60, 60, prefix=f"reconcile-{uuid.uuid4().hex[:8]}")
-    client.close()
-
-
 def submit(store: JobStore) -> str:
     """A new queued job (its record only: no message is sent here)."""
-    text = f"The council voted on Tuesday {uuid.uuid4().hex}. The mayor said yes."
-    return store.submit(text, None, MODEL, OPTIONS).job_id
+    return store.submit(article(), None, MODEL, OPTIONS).job_id
 
 
 def waiting(store: JobStore, now: float) -> dict[str, float]:
