@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from typing import Any
@@ -76,6 +77,19 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Exit when something listens on host:port already. With SO_REUSEPORT a second API
+    started on the same port by the same user would bind too and silently take half the
+    connections; a plain socket's bind is refused, as gunicorn's own would be."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise SystemExit(f"cannot serve the API on {host}:{port}: {exc.strerror}") from None
+
+
 def run(settings: Settings) -> None:
     """Serve the API on settings.host:settings.port until stopped."""
     # Each gunicorn process keeps its metrics in files here and /metrics sums them all.
@@ -83,11 +97,14 @@ def run(settings: Settings) -> None:
     # fresh per run: files left by an earlier run would be counted again.
     if "prometheus_client" in sys.modules:
         log.error("prometheus_client was imported too early; /metrics shows one process")
+    options = gunicorn_options(settings)
+    if options["reuse_port"]:
+        _refuse_a_taken_port(settings.host, settings.port)
     metrics_dir = tempfile.mkdtemp(prefix="nutgraf-metrics-")
     os.environ[MULTIPROC_ENV] = metrics_dir
     master = os.getpid()
     try:
-        _GunicornApp(settings, gunicorn_options(settings)).run()
+        _GunicornApp(settings, options).run()
     finally:
         # Workers are forked from this frame and leave through it too: only the master,
         # at the very end, may remove the files the others still write.

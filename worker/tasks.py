@@ -96,7 +96,8 @@ class _Run:
 
     def summarize_model(self, model_name: str, items: list[WorkItem]) -> None:
         """Load the model, refuse articles over the token limit, run the rest shortest
-        first in groups within the token budget, so that a huge article runs alone, last."""
+        first in groups within the token budget, each article counted as the model reads
+        it (a long one as its salient sentences, within the window)."""
         rt = runtime.current()
         ids = [i.job_id for i in items]
         log.info(
@@ -118,16 +119,19 @@ class _Run:
         limit = rt.settings.max_article_tokens
         sized: list[tuple[int, WorkItem]] = []
         for item in items:
-            tokens = (
-                0
-                if item.options.mode == "extractive"
-                else summarizer.count_tokens(Article(item.text, item.title, item.options))
-            )
+            article = Article(item.text, item.title, item.options)
+            if item.options.mode == "extractive":
+                sized.append((0, item))
+                continue
+            tokens = summarizer.count_tokens(article)
             if tokens > limit:
                 message = f"the article has {tokens} tokens; the limit is {limit}"
                 self.fail(item, "article_too_long", message)
             else:
-                sized.append((tokens, item))
+                # Sized by the whole article, a batch of 8 medium articles of 900 words
+                # (~1,200 tokens, read as ~850) ran as 7 and 1: two more generate() calls,
+                # first drafts and second, at batch-1 speed (a third of the service's time).
+                sized.append((summarizer.input_tokens(article), item))
         for group in token_batches([tokens for tokens, _ in sized], summarizer.batch_tokens):
             self.summarize_group(summarizer, spec, [sized[i][1] for i in group])
 

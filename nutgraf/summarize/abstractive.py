@@ -69,6 +69,11 @@ class Summarizer:
         """The article's length in the model's tokens (title and text)."""
         return self.backend.count(f"{article.title or ''}\n{article.text}")
 
+    def input_tokens(self, article: Article) -> int:
+        """Tokens of the model's input for the article: what a generate() call pads it to,
+        never over the window (a long article is read as its most salient sentences)."""
+        return self.backend.count(self.prompt_for(article))
+
     @property
     def loaded(self) -> LoadedModel:
         """The model, tokenizer and device behind the backend."""

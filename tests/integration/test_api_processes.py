@@ -1,10 +1,13 @@
 """The API's gunicorn processes share the clients between them (issue 16): each listens on
 a socket of its own (SO_REUSEPORT), so keep-alive connections are spread by the kernel
-instead of bunching on whichever process was awake, which left a core idle."""
+instead of bunching on whichever process was awake, which left a core idle; and a port
+already served is still refused."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -70,6 +73,17 @@ def test_each_api_process_listens_on_its_own_socket_and_gets_clients(
         ]
         # Spread at random: a split as uneven as 5/35 has odds of about 1 in 10 million.
         assert sum(clients) == CONNECTIONS and min(clients) >= 5, clients
+        # A second API on the same port is refused, as without SO_REUSEPORT, rather than
+        # let in to take half the connections.
+        second = subprocess.run(
+            [sys.executable, "-m", "nutgraf.cli", "api"],
+            env=api.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0
+        assert f"cannot serve the API on 127.0.0.1:{port}: Address already in use" in second.stderr
     finally:
         for session in sessions:
             session.close()

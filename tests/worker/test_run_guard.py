@@ -22,7 +22,7 @@ from nutgraf.contract import SummaryOptions
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from nutgraf.store.server import RedisServer
-from nutgraf.summarize import SummarizerCache
+from nutgraf.summarize import Article, SummarizerCache
 from nutgraf.telemetry import Telemetry
 from worker import runtime
 from worker.tasks import run_summary_jobs
@@ -104,11 +104,21 @@ def test_an_article_over_the_token_limit_fails_alone_with_its_own_code(
 def test_neighbours_end_before_a_long_article_that_runs_out_of_time(
     rt: runtime.Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    long_text = " ".join([SHORT] * 6)  # under the token limit, over the call budget
+    # Under the token limit, and distinct sentences: repeated ones would be read once.
+    long_text = " ".join(
+        f"Storms flooded {n} towns in the {place} valley on Monday."
+        for n, place in enumerate(
+            ["upper", "lower", "eastern", "western", "northern", "southern"], start=2
+        )
+    )
     slow = submit(rt, long_text)
     jobs = [slow, submit(rt), submit(rt)]
     summarizer = rt.summarizers.get(models.resolve(rt.settings.model))
-    monkeypatch.setattr(summarizer, "batch_tokens", 128)  # the long one cannot share a call
+    # The long one cannot share a call (its input is counted as the model reads it); the
+    # short ones can.
+    read = summarizer.input_tokens(Article(long_text, None, OPTIONS))
+    assert read > 2 * summarizer.input_tokens(Article(SHORT, None, OPTIONS))
+    monkeypatch.setattr(summarizer, "batch_tokens", read + 1)
     original = summarizer.summarize_batch
 
     def time_runs_out_on_the_long_one(articles: list[Any]) -> Any:
@@ -120,3 +130,31 @@ def test_neighbours_end_before_a_long_article_that_runs_out_of_time(
     run_summary_jobs(jobs)
     assert status(rt, slow) == ("failed", "timeout")
     assert status(rt, jobs[1]) == status(rt, jobs[2]) == ("succeeded", None)
+
+
+def test_articles_are_batched_by_what_the_model_reads_not_by_their_length(
+    rt: runtime.Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 16: sized by their whole length, long articles that the model reads as their
+    # salient sentences ran in more, smaller generate() calls than the budget allows.
+    long_text = " ".join(
+        f"Crews repaired {n} bridges over the river near town {n}." for n in range(12)
+    )
+    monkeypatch.setattr(rt, "settings", rt.settings.model_copy(update={"max_article_tokens": 4000}))
+    jobs = [submit(rt, f"{long_text} Edition {i}.") for i in range(3)]
+    summarizer = rt.summarizers.get(models.resolve(rt.settings.model))
+    article = Article(long_text, None, OPTIONS)
+    read, whole = summarizer.input_tokens(article), summarizer.count_tokens(article)
+    assert whole > 2 * read  # the model reads well under half of each
+    monkeypatch.setattr(summarizer, "batch_tokens", 3 * (read + 8))
+    calls: list[int] = []
+    original = summarizer.summarize_batch
+
+    def counting(articles: list[Any]) -> Any:
+        calls.append(len(articles))
+        return original(articles)
+
+    monkeypatch.setattr(summarizer, "summarize_batch", counting)
+    run_summary_jobs(jobs)
+    assert [status(rt, j) for j in jobs] == [("succeeded", None)] * 3
+    assert calls == [3]
