@@ -55,10 +55,15 @@ def test_each_api_process_listens_on_its_own_socket_and_gets_clients(
     try:
         wait_for(lambda: answers_200(url), 60, "the API to answer")
         assert api.process is not None
-        workers = psutil.Process(api.process.pid).children()
-        assert len(workers) == 2
-        listening = listening_inodes(port)
-        owned = [socket_inodes(w.pid) & listening for w in workers]
+        master = psutil.Process(api.process.pid)
+
+        def listening_sockets() -> list[set[str]] | None:
+            owned = [socket_inodes(w.pid) & listening_inodes(port) for w in master.children()]
+            return owned if len(owned) == 2 and all(owned) else None
+
+        # The first process answers while the second may still be starting.
+        owned = wait_for(listening_sockets, 60, "both API processes to listen")
+        workers = master.children()
         # One listening socket each, not one shared: the kernel balances between them.
         assert [len(o) for o in owned] == [1, 1] and owned[0] != owned[1]
         for session in sessions:
