@@ -166,6 +166,27 @@ def own_database(server_url: str, number: int) -> str:
     return url
 
 
+@contextlib.contextmanager
+def keyed_client(
+    settings: Settings, server_url: str, database: int, keys: list[str]
+) -> Iterator[FlaskClient]:
+    """A test client of an app with these API keys, and callbacks to loopback allowed, on
+    database `database` of the test Redis, emptied before and after."""
+    from nutgraf.webhooks import new_secret
+    from service import create_app
+
+    url = own_database(server_url, database)
+    update = {
+        "redis_url": url,
+        "api_keys": keys,
+        "webhook_secret": [new_secret()],
+        "webhook_allow_private": True,
+    }
+    yield create_app(settings.model_copy(update=update)).test_client()
+    with redis.Redis.from_url(url) as db:
+        db.flushdb()
+
+
 def answers_200(url: str) -> bool:
     """True once a GET of `url` answers 200 (False while nothing listens there)."""
     try:

@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
+from helpers import keyed_client
 from nutgraf.settings import Settings
 from nutgraf.store.server import RedisServer
-from nutgraf.webhooks import new_secret
-from service import create_app
 
 KEY_A = "owner-a-" + "a" * 32
 KEY_B = "owner-b-" + "b" * 32
@@ -25,22 +23,8 @@ OWN_DB = 12
 @pytest.fixture()
 def client(redis_server: RedisServer, settings: Settings) -> Iterator[FlaskClient]:
     """An app with two API keys on an empty database of its own."""
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{OWN_DB}"
-    db = redis.Redis.from_url(url)
-    db.flushdb()
-    app = create_app(
-        settings.model_copy(
-            update={
-                "redis_url": url,
-                "api_keys": [KEY_A, KEY_B],
-                "webhook_secret": [new_secret()],
-                "webhook_allow_private": True,
-            }
-        )
-    )
-    yield app.test_client()
-    db.flushdb()
-    db.close()
+    with keyed_client(settings, redis_server.url, OWN_DB, [KEY_A, KEY_B]) as test_client:
+        yield test_client
 
 
 def auth(key: str) -> dict[str, str]:

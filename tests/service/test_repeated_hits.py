@@ -10,39 +10,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
+from helpers import keyed_client
 from nutgraf.settings import Settings
 from nutgraf.store.server import RedisServer
-from nutgraf.webhooks import new_secret
-from service import context, create_app
+from service import context
 
 # The module, not the blueprint service.routes exports under the same name.
 summaries = importlib.import_module("service.routes.summaries")
 KEYS = ["repeat-a-" + "a" * 32, "repeat-b-" + "b" * 32]
-OWN_DB = 13
+OWN_DB = 14
 
 
 @pytest.fixture()
 def client(redis_server: RedisServer, settings: Settings) -> Iterator[FlaskClient]:
     """An app with two API keys and callbacks allowed, on a database of its own."""
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{OWN_DB}"
-    db = redis.Redis.from_url(url)
-    db.flushdb()
-    app = create_app(
-        settings.model_copy(
-            update={
-                "redis_url": url,
-                "api_keys": KEYS,
-                "webhook_secret": [new_secret()],
-                "webhook_allow_private": True,
-            }
-        )
-    )
-    yield app.test_client()
-    db.flushdb()
-    db.close()
+    with keyed_client(settings, redis_server.url, OWN_DB, KEYS) as test_client:
+        yield test_client
 
 
 def article() -> dict[str, Any]:
