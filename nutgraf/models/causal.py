@@ -57,13 +57,13 @@ class CausalBackend(Backend):
             "pad_token_id": self.tokenizer.pad_token_id,
             "repetition_penalty": 1.1,
         }
+        on_cpu = self.loaded.device.type == "cpu"
         if beam_search and self.share_prompt:
             # generate() copies each prompt to its beams before reading it: 3 beams read a
             # prompt three times, a third of a medium summary's time on a CPU. The cache
             # holds all but the last prompt token; generate() reads that one per beam.
             # On a CPU its layers are in-place buffers, as for greedy decoding below.
-            rows, prompt_tokens = encoded["input_ids"].shape
-            on_cpu = self.loaded.device.type == "cpu"
+            prompt_tokens = encoded["input_ids"].shape[1]
             cache = shared_prompt_cache(
                 self.loaded.model,
                 encoded,
@@ -72,7 +72,7 @@ class CausalBackend(Backend):
             )
             if cache is not None:
                 options["cache"] = cache
-        elif not beam_search and self.loaded.device.type == "cpu":
+        elif not beam_search and on_cpu:
             # The key/value cache is filled in place: the default cache grows by
             # concatenation, every layer's keys and values reallocated at every new token,
             # which costs ~8% of a batch's time and ~200 MB of peak memory here.

@@ -152,7 +152,7 @@ def create_summary() -> tuple[Response, int, dict[str, str]]:
                 body = store.wait_for_end(job_id, wait_s) or body
                 headers["Preference-Applied"] = f"wait={wait_s}"
     answer = _job_response(body, headers)
-    if fingerprint is not None and g.get("hot_cache_key") and not raw.get("callback_url"):
+    if fingerprint is not None and g.get("hot_cache_key"):  # a plain hit (submit_summary)
         context.repeats().remember(fingerprint, g.hot_cache_key, job_id, answer[0])
     return answer
 
