@@ -11,6 +11,8 @@ import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nutgraf.contract.states import LANES, Lane
+
 # `auto`: distilbart-cnn-12-6 where its weights are cached or the Hub answers, else the
 # bundled offline model (nutgraf/models/auto.py decides, once, when a program starts).
 AUTO_MODEL = "auto"
@@ -72,6 +74,20 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
     api_workers: int = Field(default=2, gt=0, description="gunicorn worker processes.")
     worker_concurrency: int = Field(default=1, gt=0, description="Celery pool size per worker.")
+    worker_lanes: Annotated[list[Lane], NoDecode] = Field(
+        default_factory=lambda: list(LANES),
+        min_length=1,
+        description="Lanes this worker takes jobs from, comma-separated: interactive, bulk. "
+        "A worker of both lets an editor's job wait behind a bulk micro-batch: give each "
+        "lane its own (`nutgraf serve` does).",
+    )
+    worker_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="CPU niceness of this worker's processes: the bulk lane's yield the "
+        "cores to the interactive lane's on a shared machine (`nutgraf serve`: 19).",
+    )
     worker_pool: Literal["auto", "prefork", "solo", "threads"] = Field(
         default="auto", description="auto: prefork on CPU, solo or threads on CUDA."
     )
@@ -160,7 +176,7 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=30, description="How long /hf waits for summaries before a 503."
     )
 
-    @field_validator("models", "api_keys", "cors_origins", mode="before")
+    @field_validator("models", "api_keys", "cors_origins", "worker_lanes", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
