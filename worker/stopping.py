@@ -46,5 +46,6 @@ class CancelWatch:
             log.warning("could not read the batch's statuses: %s", exc)
             return
         for job_id, status in zip(self.job_ids, statuses, strict=True):
-            if status == "cancelled":
+            if status == "cancelled" and job_id not in self.cancelled:
+                log.info("job %s: cancelled while it runs; its generation stops", job_id)
                 self.cancelled.add(job_id)
