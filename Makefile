@@ -31,7 +31,7 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# The README's PHP webhook receiver is tested under Debian's php-cli. Installed with apt
+# The PHP webhook receiver of docs/webhooks.md is tested under Debian's php-cli. Installed with apt
 # when missing (root, or sudo).
 php:
 	@command -v php >/dev/null || { \
