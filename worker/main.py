@@ -35,8 +35,8 @@ def choose_pool(settings: Settings) -> str:
 
 
 def _nvidia_driver_present() -> bool:
-    # Not torch.cuda.is_available(): importing torch in the Celery parent costs about
-    # 300 MB that every forked pool process would then also carry.
+    # Not torch.cuda.is_available(): importing torch in the Celery parent costs memory
+    # that every forked pool process would then also carry.
     return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
 
 

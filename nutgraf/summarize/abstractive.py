@@ -206,8 +206,8 @@ class Summarizer:
         lengths = [self.backend.count(r) for r in rendered]
         for group in token_batches(lengths, self.batch_tokens):
             # Beam search: under grounding, greedy decoding wanders into pieces of names
-            # ("Greensl") where a beam finds the article's phrase; on the dev set 7 of 8
-            # greedy drafts failed the checks and 1 of 8 beam drafts did.
+            # ("Greensl") where a beam finds the article's phrase; on the dev set most
+            # greedy drafts failed the checks and few beam drafts did (docs/benchmarks.md).
             stops = [passes[i].stop for i in group]
             generated = self.backend.generate(
                 [rendered[i] for i in group],

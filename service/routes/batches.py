@@ -54,8 +54,9 @@ batches = Blueprint("batches", __name__, url_prefix="/v1")
 # Every operation on an existing batch can find it gone, or Redis out of reach.
 READ_ERRORS = (NotFound, Unavailable)
 # Extractive items are computed in the request, holding its thread (and, in pure Python,
-# the process's GIL) at about 1.3 s per million characters on one core: bounded well
-# inside gunicorn's 60 s timeout, which would kill the process and every request in it.
+# the process's GIL) for a time that grows with their characters: bounded well inside
+# gunicorn's 60 s timeout, which would kill the process and every request in it (the rate
+# is in docs/benchmarks.md).
 EXTRACTIVE_BATCH_CHARS = 5_000_000
 
 
