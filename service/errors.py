@@ -94,7 +94,7 @@ class IdempotencyKeyInUse(ApiError):
 
 class NotCancellable(ApiError):
     status, code = 409, "not_cancellable"
-    when = "The job is running or has already ended."
+    when = "The job has already ended (succeeded, failed or cancelled)."
 
 
 class JobCancelled(ApiError):
