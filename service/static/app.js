@@ -54,6 +54,7 @@
 
   let busy = false;
   let state = "";
+  let place = null; // a queued job's {lane, position, eta_s}
   let startedAt = 0;
   let ticker = 0;
   let submitted = ""; // the article as sent: provenance offsets point into it
@@ -142,7 +143,15 @@
 
   function renderStatus() {
     const seconds = Math.round((performance.now() - startedAt) / 1000);
-    status.textContent = `${LABELS[state] || state} · ${seconds} s`;
+    // While queued: where the job stands in its lane, and the lane's estimate.
+    let where = "";
+    if (state === "queued" && place) {
+      where = ` · #${place.position} in the ${place.lane} lane`;
+      if (place.eta_s !== null && place.eta_s !== undefined) {
+        where += ` · about ${Math.max(1, Math.round(place.eta_s))} s`;
+      }
+    }
+    status.textContent = `${LABELS[state] || state}${where} · ${seconds} s`;
   }
 
   function clearResult() {
@@ -348,6 +357,7 @@
   }
 
   function render(job) {
+    place = job.queue || null;
     setState(job.status);
     if (job.status === "succeeded") {
       renderFallback(job.checks);
@@ -358,7 +368,8 @@
       const detail = job.error || { code: "failed", message: "the job failed" };
       showError(detail.code, detail.message);
     } else if (job.status === "cancelled") {
-      showError("cancelled", "the job was cancelled before it ran");
+      const detail = job.error || { code: "cancelled", message: "the job was cancelled" };
+      showError(detail.code, detail.message);
     }
   }
 
