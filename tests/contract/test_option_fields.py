@@ -37,7 +37,8 @@ def test_the_options_are_the_six_of_the_contract() -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_every_model_has_exactly_the_option_fields(model: type[BaseModel]) -> None:
-    others = {"id", "text", "title", "model", "items", "callback_url"}
+    # Not options: they change where a job waits (its lane, its story), not its summary.
+    others = {"id", "text", "title", "model", "items", "callback_url", "priority", "ref"}
     assert set(model.model_fields) - others == set(OPTION_FIELDS)
 
 
@@ -101,9 +102,12 @@ def test_the_options_object_is_lax_frozen_and_closed() -> None:
 @pytest.mark.parametrize(
     ("model", "order"),
     [
-        (SummaryRequest, ["text", "title", "model", *OPTION_FIELDS, "callback_url"]),
-        (BatchItem, ["id", "text", "title", "model", *OPTION_FIELDS]),
-        (BatchRequest, ["items", "model", *OPTION_FIELDS, "callback_url"]),
+        (
+            SummaryRequest,
+            ["text", "title", "model", *OPTION_FIELDS, "callback_url", "priority", "ref"],
+        ),
+        (BatchItem, ["id", "text", "title", "model", *OPTION_FIELDS, "ref"]),
+        (BatchRequest, ["items", "model", *OPTION_FIELDS, "callback_url", "priority"]),
         (SummaryOptions, list(OPTION_FIELDS)),
     ],
 )
