@@ -16,7 +16,7 @@ CLIENT_SOURCES := $(CLIENT)/pyproject.toml $(shell find $(CLIENT)/src -name '*.p
 SERVER_STACK := torch transformers celery flask redis
 
 .PHONY: install install-test browser php wrk serve test test-client bench lint format \
-	typecheck check clean
+	typecheck docs check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# The README's PHP webhook receiver is tested under Debian's php-cli. Installed with apt
+# The PHP webhook receiver of docs/webhooks.md is tested under Debian's php-cli. Installed with apt
 # when missing (root, or sudo).
 php:
 	@command -v php >/dev/null || { \
@@ -98,6 +98,10 @@ format: install-test
 
 typecheck: install-test
 	$(BIN)/mypy
+
+# The generated parts of docs/ (the settings and error tables), rewritten from the code.
+docs: install
+	$(BIN)/python -m service.reference
 
 check: lint typecheck test
 

@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-input-tokens",
         type=int,
         default=1024,
-        help="input window (the README's advice for the bundled model)",
+        help="input window (the bundled model's default, docs/configuration.md)",
     )
     parser.add_argument("--length", default="medium", choices=list(SENTENCE_RANGES))
     parser.add_argument("--limit", type=int, help="only the first N records")

@@ -183,8 +183,8 @@ def service_run(
             )
         )
     # One job polled at a time, in the order they were posted: jobs of one batch end
-    # together, so the rest are then read back to back. Polling all 16 every 0.2 s took
-    # ~5% of the machine's CPU from the worker being measured.
+    # together, so the rest are then read back to back. Polling every job at a short
+    # interval took CPU from the worker being measured (docs/benchmarks.md).
     pending, tokens, redrafts = list(posted), 0, 0
     deadline = time.monotonic() + 1800
     with requests.Session() as http:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import get_args
+from urllib.parse import urlsplit
 
 from nutgraf import programs
 from nutgraf.contract.limits import MAX_WORDS_MAX, MAX_WORDS_MIN
@@ -205,10 +207,49 @@ def list_models() -> int:
 
 
 def print_config(settings: Settings) -> int:
-    """Print each setting with its current value."""
+    """Print each setting with its current value, secrets masked (the output gets pasted
+    into tickets and chats)."""
     for name in Settings.model_fields:
-        print(f"NUTGRAF_{name.upper()}={getattr(settings, name)}")
+        print(f"NUTGRAF_{name.upper()}={shown_value(name, getattr(settings, name))}")
     return 0
+
+
+# Settings whose whole value is a secret: API keys, webhook secrets, any future password or
+# token. Names, not types: the settings stay plain strings for the code that uses them.
+SECRET_SETTING = re.compile(r"(?:^|_)(?:keys?|secrets?|password|token)$")
+MASK = "****"
+
+
+def shown_value(name: str, value: object) -> object:
+    """What `nutgraf config` prints for a setting: secrets masked, URLs without passwords."""
+    if isinstance(value, list):
+        return [shown_value(name, item) for item in value]
+    if not isinstance(value, str) or not value:
+        return value
+    if SECRET_SETTING.search(name):
+        # A webhook secret keeps its whsec_ prefix: it says which format was given.
+        return "whsec_" + MASK if value.startswith("whsec_") else MASK
+    if "://" in value:
+        # Celery takes several broker URLs separated by semicolons (failover).
+        return ";".join(_url_without_password(url) for url in value.split(";"))
+    return value
+
+
+def _url_without_password(url: str) -> str:
+    """`url` with the password of its user part (and a `password` query parameter)
+    masked: amqp://user:pass@host/ becomes amqp://user:****@host/."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all: print nothing of it rather than a secret
+        return MASK
+    # Edited in place rather than rebuilt, which would respell some URLs (unix:///path).
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        url = url.replace(parts.netloc, f"{user.partition(':')[0]}:{MASK}@{host}", 1)
+    if parts.query:
+        head, _, query = url.partition("?")
+        url = head + "?" + re.sub(r"(?i)(^|&)(password=)[^&]*", rf"\g<1>\g<2>{MASK}", query)
+    return url
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ MODULES = {"api": "service", "worker": "worker"}
 NO_PROGRESS_BARS = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
 # A worker shares its cores with the API, Redis and other workers. torch's OpenMP threads
 # spin while they wait for each other, and a spinning thread whose peer was descheduled
-# burns a core for nothing: with one other busy process on 2 cores a summary took 28.4 s
-# instead of 19.1 s with passive waiting (idle: 12.4 s and 11.8 s). Read when torch loads.
+# burns a core for nothing; passive waiting gives it back (docs/benchmarks.md, "Figures
+# behind code comments"). Read when torch loads.
 PASSIVE_THREADS = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 

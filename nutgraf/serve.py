@@ -1,5 +1,5 @@
-"""`nutgraf serve`: Redis (unless NUTGRAF_REDIS_URL), a worker and the API on one machine,
-started as child processes, watched, and stopped in order on Ctrl-C or SIGTERM (a second
+"""`nutgraf serve`: Redis (unless NUTGRAF_REDIS_URL), a worker per lane and the API on one
+machine, started as child processes, watched, and stopped in order on Ctrl-C or SIGTERM (a second
 one kills everything at once)."""
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ def serve(settings: Settings) -> int:
     exit_code = 0
     try:
         try:
-            for name in ("worker", "api"):
+            for name, program, extra in _parts():
                 # Own session: Ctrl-C reaches only us, and we stop the parts in order.
                 children[name] = subprocess.Popen(
-                    programs.command(name), env=env, start_new_session=True
+                    programs.command(program), env={**env, **extra}, start_new_session=True
                 )
             log.info(
                 "nutgraf is starting on http://%s:%d, model %s%s (Ctrl-C stops it)",
@@ -103,9 +103,8 @@ def serve(settings: Settings) -> int:
         finally:
             # Also after an error above: the parts still stop in order.
             log.info("stopping nutgraf (Ctrl-C again to force)")
-            for name in ("api", "worker"):
-                if name in children:
-                    _terminate(name, children[name], signals)
+            for name in reversed(children):
+                _terminate(name, children[name], signals)
             if redis_server is not None:
                 _stop_redis(redis_server, signals)
     except _Forced:
@@ -113,6 +112,26 @@ def serve(settings: Settings) -> int:
         _kill_all(children, redis_server)
         return FORCED_EXIT_CODE
     return exit_code
+
+
+# Bulk work yields the cores to interactive work: the interactive lane's worker runs at
+# normal priority, the bulk lane's at the lowest, so an editor's summary runs at nearly its
+# idle speed while a backfill goes on, and the backfill has the cores when nobody waits.
+BULK_NICE = 19
+
+
+def _parts() -> list[tuple[str, str, dict[str, str]]]:
+    """What `nutgraf serve` runs, in start order: (name, program, extra environment). One
+    worker per lane, so that an editor's job never waits behind a bulk micro-batch."""
+    return [
+        ("worker-interactive", "worker", {"NUTGRAF_WORKER_LANES": "interactive"}),
+        (
+            "worker-bulk",
+            "worker",
+            {"NUTGRAF_WORKER_LANES": "bulk", "NUTGRAF_WORKER_NICE": str(BULK_NICE)},
+        ),
+        ("api", "api", {}),
+    ]
 
 
 def _watch_redis(redis_server: RedisServer, restarts: deque[float]) -> int:

@@ -11,6 +11,8 @@ import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nutgraf.contract.states import LANES, Lane
+
 # `auto`: distilbart-cnn-12-6 where its weights are cached or the Hub answers, else the
 # bundled offline model (nutgraf/models/auto.py decides, once, when a program starts).
 AUTO_MODEL = "auto"
@@ -43,7 +45,9 @@ class Settings(BaseSettings):
         description="Port of the Redis `nutgraf serve` starts (127.0.0.1); unset: a free one.",
     )
     model: str = Field(
-        default=DEFAULT_MODEL, description="Default model: auto, a preset, HF id or path."
+        default=DEFAULT_MODEL,
+        description="Default model: auto, a preset, HF id, folder or .gguf file; auto: "
+        "distilbart-cnn-12-6 where cached or the Hub answers, else the bundled smollm2-135m.",
     )
     model_auto: str | None = Field(
         default=None,
@@ -53,8 +57,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated models clients may ask for; the default model is always in.",
     )
-    model_revision: str = Field(default="main", description="Hub revision for HF ids.")
-    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    model_revision: str = Field(
+        default="main", description="Hub revision (branch, tag or commit) for HF ids."
+    )
+    device: str = Field(
+        default="auto", description="auto (CUDA when present), cpu, cuda or cuda:N."
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
         description="Weights' precision; auto: float16 on CUDA, bfloat16 on CPUs with native "
@@ -68,10 +76,28 @@ class Settings(BaseSettings):
     cache_ttl_s: int = Field(
         default=30 * 86400, gt=0, description="How long cached summaries live."
     )
-    host: str = Field(default="127.0.0.1", description="Address the API binds.")
+    host: str = Field(
+        default="127.0.0.1", description="Address the API binds (0.0.0.0 in containers)."
+    )
     port: int = Field(default=8000, gt=0, lt=65536, description="Port the API binds.")
-    api_workers: int = Field(default=2, gt=0, description="gunicorn worker processes.")
+    api_workers: int = Field(
+        default=2, gt=0, description="gunicorn worker processes (8 threads each)."
+    )
     worker_concurrency: int = Field(default=1, gt=0, description="Celery pool size per worker.")
+    worker_lanes: Annotated[list[Lane], NoDecode] = Field(
+        default_factory=lambda: list(LANES),
+        min_length=1,
+        description="Lanes this worker takes jobs from, comma-separated: interactive, bulk. "
+        "A worker of both lets an editor's job wait behind a bulk micro-batch: give each "
+        "lane its own (`nutgraf serve` does).",
+    )
+    worker_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="CPU niceness of this worker's processes: the bulk lane's yield the "
+        "cores to the interactive lane's on a shared machine (`nutgraf serve`: 19).",
+    )
     worker_pool: Literal["auto", "prefork", "solo", "threads"] = Field(
         default="auto", description="auto: prefork on CPU, solo or threads on CUDA."
     )
@@ -89,7 +115,9 @@ class Settings(BaseSettings):
     batch_wait_ms: int = Field(
         default=50, ge=1, description="Longest a lone job waits for a batch to fill."
     )
-    task_time_limit_s: int = Field(default=900, gt=0, description="Hard limit on one job.")
+    task_time_limit_s: int = Field(
+        default=900, gt=0, description="Hard limit on one job; past it, the job fails (timeout)."
+    )
     visibility_timeout_s: int = Field(
         default=0, ge=0, description="Redelivery delay of a lost job; 0: time limit + 5 min."
     )
@@ -102,15 +130,20 @@ class Settings(BaseSettings):
     worker_max_memory_mb: int = Field(
         default=4096, gt=0, description="A pool process above this is replaced after its job."
     )
+    # `shown_default`: what the docs print for a default that depends on the machine.
     data_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("nutgraf")),
         description="Embedded Redis data (AOF) lives here.",
+        json_schema_extra={"shown_default": "the user data dir (`~/.local/share/nutgraf`)"},
     )
     cache_dir: Path = Field(
         default_factory=lambda: Path(platformdirs.user_cache_dir("nutgraf")),
         description="Converted models live here.",
+        json_schema_extra={"shown_default": "the user cache dir (`~/.cache/nutgraf`)"},
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="DEBUG, INFO, WARNING or ERROR."
+    )
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per line; text: for humans."
     )
@@ -121,7 +154,7 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated API keys; set: every /v1 call needs a Bearer key.",
+        description="Comma-separated API keys; set: every /v1 and /hf call needs a Bearer key.",
     )
     api_keys_file: Path | None = Field(
         default=None, description="File of API keys, one per line (# comments), with API_KEYS."
@@ -136,7 +169,7 @@ class Settings(BaseSettings):
         default=10_000, gt=0, description="Queued jobs past which new work gets 503."
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Comma-separated origins allowed by CORS."
+        default_factory=list, description="Comma-separated origins allowed by CORS (* for any)."
     )
     webhook_secret: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -160,7 +193,7 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=30, description="How long /hf waits for summaries before a 503."
     )
 
-    @field_validator("models", "api_keys", "cors_origins", mode="before")
+    @field_validator("models", "api_keys", "cors_origins", "worker_lanes", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

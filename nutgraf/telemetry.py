@@ -24,13 +24,22 @@ log = logging.getLogger(__name__)
 JOB_DURATION = "job_duration_seconds"
 BATCH_SIZE = "batch_size"
 MODEL_LOAD = "model_load_seconds"
+LANE_WAIT = "lane_wait_seconds"
+LANE_JOBS = "lane_jobs"  # a counter: jobs ended, by lane and status
 
 # Seconds a worker spends on a job: a cached model answers in under a second on a GPU,
 # a long article chunked through a CPU model takes minutes (the hard limit is 900 s).
 JOB_DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900, math.inf)
 # Jobs per generate() call; NUTGRAF_BATCH_SIZE defaults to 8.
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, math.inf)
-BUCKETS = {JOB_DURATION: JOB_DURATION_BUCKETS, BATCH_SIZE: BATCH_SIZE_BUCKETS}
+# Seconds a job waited in its lane before a worker started it: an editor's click waits
+# seconds, a backfill's last item hours.
+LANE_WAIT_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 14400, 86400, math.inf)
+BUCKETS = {
+    JOB_DURATION: JOB_DURATION_BUCKETS,
+    BATCH_SIZE: BATCH_SIZE_BUCKETS,
+    LANE_WAIT: LANE_WAIT_BUCKETS,
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,17 @@ class Telemetry:
     def observe_batch(self, model: str, size: int) -> None:
         """A worker ran `size` jobs of `model` in one batch."""
         self._observe(BATCH_SIZE, {"model": model}, size)
+
+    def observe_wait(self, lane: str, seconds: float) -> None:
+        """A worker started a job that had waited `seconds` in `lane` since it was submitted."""
+        self._observe(LANE_WAIT, {"lane": lane}, max(0.0, seconds))
+
+    def count_lane_job(self, lane: str, status: str) -> None:
+        """A job of `lane` ended with `status` in a worker (throughput per lane)."""
+        try:
+            self.redis.hincrby(self.key(LANE_JOBS), _labels_field({"lane": lane, "status": status}))
+        except redis.RedisError as exc:  # a metric must never fail the work it measures
+            log.warning("could not count a job of lane %s: %s", lane, exc)
 
     def model_loaded(self, model: str, seconds: float) -> None:
         """A worker process loaded `model` in `seconds` (the latest load wins)."""

@@ -59,7 +59,7 @@ class ApiError(HttpError):
 
 class InvalidJson(ApiError):
     status, code = 400, "invalid_json"
-    when = "The body is not valid JSON (or not UTF-8)."
+    when = "The body is not valid JSON: not UTF-8, a lone surrogate, or nested too deep."
 
 
 class Unauthorized(ApiError):
@@ -94,7 +94,7 @@ class IdempotencyKeyInUse(ApiError):
 
 class NotCancellable(ApiError):
     status, code = 409, "not_cancellable"
-    when = "The job is running or has already ended."
+    when = "The job has already ended (succeeded, failed or cancelled)."
 
 
 class JobCancelled(ApiError):
@@ -112,7 +112,9 @@ class TextTooLong(ApiError):
 
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
-    when = "A batch body over NUTGRAF_MAX_BODY_MB."
+    when = (
+        "A batch body over NUTGRAF_MAX_BODY_MB, or its extractive items over 5,000,000 characters."
+    )
 
 
 class UnsupportedMediaType(ApiError):
@@ -123,8 +125,9 @@ class UnsupportedMediaType(ApiError):
 class InvalidRequest(ApiError):
     status, code = 422, "invalid_request"
     when = (
-        "Missing, empty or wrong-typed field; unknown model, field or option; "
-        "a refused callback_url."
+        "Missing, empty or wrong-typed field; a control character other than tab, newline or "
+        "carriage return in `text` or `title` (refused, not stripped); unknown model, field "
+        "or option; a refused callback_url."
     )
 
 
@@ -140,7 +143,7 @@ class SummarizationFailed(ApiError):
 
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
-    when = "Over the per-key rate limit; see Retry-After."
+    when = "Over NUTGRAF_RATE_LIMIT for this key (or address, without keys); see Retry-After."
     header_names = ("Retry-After",)
 
     def __init__(self, message: str, retry_after_s: int) -> None:

@@ -34,7 +34,14 @@ from nutgraf import logs
 from nutgraf.contract import MAX_WAIT_S
 from nutgraf.contract.states import TERMINAL
 from nutgraf.store import JobStore
-from nutgraf.telemetry import BATCH_SIZE, JOB_DURATION, MODEL_LOAD, Telemetry
+from nutgraf.telemetry import (
+    BATCH_SIZE,
+    JOB_DURATION,
+    LANE_JOBS,
+    LANE_WAIT,
+    MODEL_LOAD,
+    Telemetry,
+)
 from service.apidoc import Reply, documented
 
 log = logging.getLogger(__name__)
@@ -151,6 +158,7 @@ class StoreCollector(Collector):
             (ended if state in TERMINAL else now).add_metric([state], count)
         yield now
         yield ended
+        yield from self._lanes()
         yield self._histogram(
             JOB_DURATION,
             "nutgraf_job_duration_seconds",
@@ -168,6 +176,39 @@ class StoreCollector(Collector):
         for labels, seconds in self.telemetry.gauge(MODEL_LOAD):
             load.add_metric([labels.get("model", "")], seconds)
         yield load
+
+    def _lanes(self) -> Iterator[Metric]:
+        """Per lane: what waits, how long jobs waited, how many ended, the measured rate
+        (what an autoscaler scales each lane's workers on)."""
+        depth = GaugeMetricFamily(
+            "nutgraf_lane_queue_depth", "Jobs waiting in each lane.", labels=["lane"]
+        )
+        for lane, waiting in self.store.lanes.depth().items():
+            depth.add_metric([lane], waiting)
+        yield depth
+        yield self._histogram(
+            LANE_WAIT,
+            "nutgraf_lane_wait_seconds",
+            "Seconds from a job's submission to a worker starting it, by lane.",
+            ["lane"],
+        )
+        ended = CounterMetricFamily(
+            "nutgraf_lane_jobs_finished",
+            "Jobs that workers ended, by lane and final state, since Redis started.",
+            labels=["lane", "state"],
+        )
+        for labels, count in self.telemetry.gauge(LANE_JOBS):
+            ended.add_metric([labels.get("lane", ""), labels.get("status", "")], count)
+        yield ended
+        rate = GaugeMetricFamily(
+            "nutgraf_lane_jobs_per_second",
+            "Each lane's measured recent rate: jobs per second with its live workers (the "
+            "figure behind queue.eta_s).",
+            labels=["lane"],
+        )
+        for lane, per_s in self.store.lanes.rates().items():
+            rate.add_metric([lane], per_s)
+        yield rate
 
     def _histogram(self, name: str, metric: str, doc: str, labels: list[str]) -> Metric:
         family = HistogramMetricFamily(metric, doc, labels=labels)

@@ -288,10 +288,11 @@ def test_rabbitmq_is_the_production_profiles_broker() -> None:
 
 
 def test_the_documented_broker_url_reaches_the_rabbitmq_service() -> None:
-    """The URL compose.yaml and README give is a valid setting naming the service's user."""
+    """The URL compose.yaml and docs/deploying.md give is a valid setting naming the
+    service's user."""
     rabbitmq = service("rabbitmq")
     user = environment(rabbitmq)["RABBITMQ_DEFAULT_USER"]
-    for path in (COMPOSE, ROOT / "README.md"):
+    for path in (COMPOSE, ROOT / "docs/deploying.md"):
         urls = set(re.findall(r"NUTGRAF_BROKER_URL=(amqp://\S+)", path.read_text()))
         assert urls, f"{path.name} shows no NUTGRAF_BROKER_URL=amqp://…"
         for url in urls:

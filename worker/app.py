@@ -7,9 +7,12 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
+from nutgraf.contract import Lane
 from nutgraf.settings import Settings
 
-QUEUE = "nutgraf"
+# One broker queue per lane (nutgraf.store.lanes), never message priorities: a prefetched
+# message is out of the broker's hands, and micro-batching needs prefetch.
+QUEUES: dict[Lane, str] = {"interactive": "nutgraf.interactive", "bulk": "nutgraf.bulk"}
 SUMMARIZE_TASK = "nutgraf.summarize"
 
 
@@ -20,9 +23,9 @@ def create_celery(settings: Settings) -> Celery:
         raise ValueError("NUTGRAF_REDIS_URL (or NUTGRAF_BROKER_URL) is required for the queue")
     app = Celery("nutgraf", broker=settings.broker, set_as_current=False)
     if settings.broker_is_amqp:
-        transport, queue = _rabbitmq(settings)
+        transport, queues = _rabbitmq(settings)
     else:
-        transport, queue = _redis(settings), Queue(QUEUE)
+        transport, queues = _redis(settings), [Queue(name) for name in QUEUES.values()]
     app.conf.update(
         # JSON only: a pickle from the broker is code execution.
         task_serializer="json",
@@ -40,9 +43,10 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=2 * settings.batch_size,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
-        task_default_queue=QUEUE,
-        # Every process declares the queue alike (RabbitMQ refuses a redeclaration that differs).
-        task_queues=[queue],
+        task_default_queue=QUEUES["interactive"],
+        # Every process declares the queues alike (RabbitMQ refuses a redeclaration that
+        # differs); a worker consumes those of its lanes (worker.main).
+        task_queues=queues,
         task_time_limit=settings.task_time_limit_s,
         task_soft_time_limit=max(1, settings.task_time_limit_s - 30),
         worker_max_memory_per_child=settings.worker_max_memory_mb * 1024,
@@ -76,8 +80,8 @@ def _redis(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], Queue]:
-    """Transport options and the queue of a RabbitMQ broker."""
+def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], list[Queue]]:
+    """Transport options and the queues of a RabbitMQ broker."""
     transport = {
         # The broker acknowledges each message once it holds it: a 202 means it is queued.
         "confirm_publish": True,
@@ -93,12 +97,15 @@ def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], Queue]:
     # per consumer (x-consumer-timeout as a consume argument, RabbitMQ 3.12+): it follows
     # this worker's own time limit, where a queue argument stays what the queue was first
     # declared with (and a redeclaration that differs may be refused).
-    # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (README).
+    # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (docs/deploying.md).
     # A classic durable queue: a delivery limit (quorum queues) adds nothing to the
     # job record's own attempt count (NUTGRAF_MAX_JOB_ATTEMPTS).
-    queue = Queue(
-        QUEUE,
-        durable=True,
-        consumer_arguments={"x-consumer-timeout": settings.consumer_timeout * 1000},
-    )
-    return transport, queue
+    queues = [
+        Queue(
+            name,
+            durable=True,
+            consumer_arguments={"x-consumer-timeout": settings.consumer_timeout * 1000},
+        )
+        for name in QUEUES.values()
+    ]
+    return transport, queues

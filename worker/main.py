@@ -16,7 +16,7 @@ from celery.exceptions import SecurityWarning
 
 from nutgraf.settings import Settings
 from worker import runtime, tasks
-from worker.app import QUEUE, create_celery
+from worker.app import QUEUES, create_celery
 from worker.holding import hold_received_jobs
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ def choose_pool(settings: Settings) -> str:
 
 
 def _nvidia_driver_present() -> bool:
-    # Not torch.cuda.is_available(): importing torch in the Celery parent costs about
-    # 300 MB that every forked pool process would then also carry.
+    # Not torch.cuda.is_available(): importing torch in the Celery parent costs memory
+    # that every forked pool process would then also carry.
     return Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi") is not None
 
 
@@ -95,6 +95,9 @@ def run(settings: Settings) -> None:
     signals.setup_logging.connect(_leave_logging_to_nutgraf, weak=False)
     signals.worker_shutting_down.connect(_say_shutdown, weak=False)
     _say_root_once()
+    if settings.worker_nice:
+        # Before the pool forks: its processes inherit it.
+        os.nice(settings.worker_nice - os.nice(0))
     pool = choose_pool(settings)
     app = create_celery(settings)
     tasks.register(app, settings)
@@ -119,9 +122,11 @@ def run(settings: Settings) -> None:
             runtime.init(settings, processes)
 
     log.info(
-        "worker: pool=%s concurrency=%d model=%s%s device=%s",
+        "worker: lanes=%s pool=%s concurrency=%d nice=%d model=%s%s device=%s",
+        ",".join(settings.worker_lanes),
         pool,
         settings.worker_concurrency,
+        os.nice(0),
         settings.model,
         f" (NUTGRAF_MODEL=auto: {settings.model_auto})" if settings.model_auto else "",
         settings.device,
@@ -133,7 +138,7 @@ def run(settings: Settings) -> None:
             "worker",
             f"--pool={pool}",
             f"--concurrency={settings.worker_concurrency}",
-            f"--queues={QUEUE}",
+            f"--queues={','.join(QUEUES[lane] for lane in settings.worker_lanes)}",
             f"--loglevel={settings.log_level}",
             "--without-gossip",
             "--without-mingle",

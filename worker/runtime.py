@@ -17,11 +17,12 @@ from nutgraf import models
 from nutgraf.models.specs import BUNDLED_FIX
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
+from nutgraf.store.lanes import lane_of
 from nutgraf.summarize import SummarizerCache, set_torch_threads
 from nutgraf.summarize.cache import MODEL_RETRY_S
 from nutgraf.telemetry import Telemetry
 from nutgraf.webhooks import WebhookOutbox
-from worker.queue import create_producer, enqueue, ready_messages
+from worker.queue import create_producer, dispatch_bulk, enqueue, ready_messages
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,17 @@ class Runtime:
                 )
             resent = [*scan.abandoned, *waiting]
             for job_id in [*released, *resent]:
-                enqueue(self._producer_app(), job_id)
+                lane = self.store.redis.hget(self.store.keys.job(job_id), "lane") or ""
+                enqueue(self._producer_app(), job_id, lane_of({"lane": lane}))
             self.store.reconciler.sent(resent)
+            # The bulk lane's next turns, should no worker have asked for them lately.
+            dispatch_bulk(self._producer_app(), self.store, self.settings)
         except Exception as exc:  # Redis away: the next beat tries again.
             log.warning("reconciler sweep failed: %s", exc)
+
+    def producer_app(self) -> Celery:
+        """The Celery app this process sends with (requeues, the bulk lane's turns)."""
+        return self._producer_app()
 
     def _producer_app(self) -> Celery:
         if self._producer is None:
@@ -144,6 +152,7 @@ class Runtime:
         state = {
             "id": self.worker_id,
             "default_model": self.settings.model,
+            "lanes": list(self.settings.worker_lanes),
             "model_auto": self.settings.model_auto,
             "loading": self.warming,
             "models": self.summarizers.states(),

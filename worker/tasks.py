@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
 from nutgraf import models
-from nutgraf.contract import SummaryResult
+from nutgraf.contract import Lane, SummaryResult
 from nutgraf.settings import Settings
 from nutgraf.store import WorkItem
 from nutgraf.summarize import Article, Summarizer
@@ -19,6 +19,8 @@ from nutgraf.summarize.abstractive import token_batches
 from worker import runtime
 from worker.app import SUMMARIZE_TASK
 from worker.batching import AckLateBatches
+from worker.queue import dispatch_bulk
+from worker.stopping import CancelWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ def run_summary_jobs(job_ids: list[str]) -> None:
     run = _Run(time.monotonic())
     try:
         run.claim(job_ids)
+        if "bulk" in rt.settings.worker_lanes:
+            # This batch's jobs left the broker's side of the bulk lane: send the next turns,
+            # so that the next batch is there when this one ends.
+            _dispatch_bulk()
         for model_name, items in run.by_model().items():
             run.summarize_model(model_name, items)
     except SoftTimeLimitExceeded:
@@ -63,6 +69,15 @@ def run_summary_jobs(job_ids: list[str]) -> None:
     except Exception as exc:
         log.exception("batch failed outside the model")
         run.fail_unended("internal_error", f"{type(exc).__name__}: {exc}")
+    run.record_rates()
+
+
+def _dispatch_bulk() -> None:
+    rt = runtime.current()
+    try:
+        dispatch_bulk(rt.producer_app(), rt.store, rt.settings)
+    except Exception as exc:  # the reconciler's sweep dispatches too
+        log.warning("could not dispatch the bulk lane's next jobs: %s", exc)
 
 
 class _Run:
@@ -72,6 +87,8 @@ class _Run:
         self.started = started
         self.unended: dict[str, WorkItem] = {}
         self.batch_size = 0
+        self.lanes: Counter[Lane] = Counter()  # jobs started, per lane
+        self.watch: CancelWatch | None = None
 
     def claim(self, job_ids: list[str]) -> None:
         """Start each job (a redelivered duplicate once); fail those past the attempt limit."""
@@ -82,10 +99,22 @@ class _Run:
                 log.info("job %s: ended, expired or running elsewhere; skipped", job_id)
                 continue
             self.unended[job_id] = item
+            self.lanes[item.lane] += 1
+            rt.telemetry.observe_wait(item.lane, time.time() - item.created_at)
             if item.attempts > rt.settings.max_job_attempts:
                 message = f"the job was interrupted {item.attempts - 1} times; giving up"
                 self.fail(item, "worker_lost", message)
         self.batch_size = len(self.unended)
+        self.watch = CancelWatch(rt.store, list(self.unended))
+
+    def record_rates(self) -> None:
+        """The lanes' measured rates: this batch's jobs of each lane in its time."""
+        seconds = time.monotonic() - self.started
+        for lane, jobs in self.lanes.items():
+            try:
+                runtime.current().store.lanes.record_batch(lane, jobs, seconds)
+            except Exception as exc:  # a measurement must never fail the work it measures
+                log.warning("could not record the rate of lane %s: %s", lane, exc)
 
     def by_model(self) -> dict[str, list[WorkItem]]:
         """The started jobs grouped by the model that runs them."""
@@ -138,8 +167,13 @@ class _Run:
     def summarize_group(
         self, summarizer: Summarizer, spec: models.ModelSpec, items: list[WorkItem]
     ) -> None:
-        """One summarize_batch call; an article that breaks it fails alone."""
-        articles = [Article(item.text, item.title, item.options) for item in items]
+        """One summarize_batch call; an article that breaks it fails alone. A job cancelled
+        while it runs stops generating at the next decoding step; the others go on."""
+        watch = self.watch or CancelWatch(runtime.current().store, [i.job_id for i in items])
+        articles = [
+            Article(item.text, item.title, item.options, stop=watch.stop_for(item.job_id))
+            for item in items
+        ]
         try:
             results: list[SummaryResult | Exception] = list(summarizer.summarize_batch(articles))
         except SoftTimeLimitExceeded:
@@ -153,7 +187,11 @@ class _Run:
                 log.exception("batch of %d failed; summarizing one by one", len(items))
                 results = [_one(summarizer, article) for article in articles]
         for item, result in zip(items, results, strict=True):
-            if isinstance(result, Exception):
+            if watch.is_cancelled(item.job_id):
+                # Ended by its cancel (finish.lua); whatever was generated is dropped.
+                self.unended.pop(item.job_id, None)
+                _job_ended(item, "cancelled", self.started, self.batch_size)
+            elif isinstance(result, Exception):
                 message = f"{type(result).__name__}: {result}"
                 self.fail(item, "summarization_failed", message)
             else:
@@ -188,7 +226,9 @@ def _job_ended(
 ) -> None:
     """Record a job's end: its duration in the shared metrics, and one structured line."""
     seconds = time.monotonic() - started
-    runtime.current().telemetry.observe_job(item.model, status, seconds)
+    telemetry = runtime.current().telemetry
+    telemetry.observe_job(item.model, status, seconds)
+    telemetry.count_lane_job(item.lane, status)
     fields = {
         "job_id": item.job_id,
         "status": status,

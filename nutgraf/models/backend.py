@@ -8,6 +8,7 @@ the window is left for text, and how it decodes (seq2seq.py, causal.py).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -87,9 +88,12 @@ class Backend(ABC):
         min_new_tokens: int = 0,
         beam_search: bool = False,
         sources: list[str] | None = None,
+        stops: list[Callable[[], bool] | None] | None = None,
     ) -> list[Generation]:
         """One batched generate() over rendered prompts: greedy, or beam search; in order.
-        With `sources` (one per prompt), each answer is grounded in its source's words."""
+        With `sources` (one per prompt), each answer is grounded in its source's words.
+        With `stops` (one per prompt, or None), a prompt whose stop answers True between
+        decoding steps ends there (its output is cut short); the others go on."""
         import torch
 
         # Sorting by length keeps padding, and so wasted compute, small inside the batch.
@@ -114,6 +118,14 @@ class Backend(ABC):
                 options.get("num_beams", 1),
             )
             options["logits_processor"] = LogitsProcessorList([grounded])
+        if stops is not None:
+            from transformers import StoppingCriteriaList
+
+            from nutgraf.models.stopping import StopRows
+
+            options["stopping_criteria"] = StoppingCriteriaList(
+                [StopRows([stops[i] for i in order])]
+            )
         with torch.inference_mode():
             output = self.loaded.model.generate(**encoded, **options)
         answers, new_tokens = self._answers(output, encoded)

@@ -75,7 +75,7 @@ class CausalBackend(Backend):
         elif not beam_search and on_cpu:
             # The key/value cache is filled in place: the default cache grows by
             # concatenation, every layer's keys and values reallocated at every new token,
-            # which costs ~8% of a batch's time and ~200 MB of peak memory here.
+            # which costs batch time and peak memory (docs/benchmarks.md).
             rows, prompt_tokens = encoded["input_ids"].shape
             cache = buffered_cache(self.loaded.model, rows, prompt_tokens + max_new_tokens)
             if cache is not None:

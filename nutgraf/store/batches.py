@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from nutgraf.contract import SummaryOptions
+from nutgraf.contract import Lane, SummaryOptions
 from nutgraf.contract.states import TERMINAL
 from nutgraf.models.specs import ModelSpec
 from nutgraf.store.bodies import batch_body, public_body
@@ -31,6 +31,8 @@ class BatchEntry:
     model: ModelSpec | None = None
     options: SummaryOptions | None = None
     error: tuple[str, str] | None = None  # (code, message)
+    lane: Lane = "bulk"
+    ref: str | None = None  # the CMS's story id: supersedes the owner's older job of it
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class Batches:
                     entry.options,
                     batch_id=batch_id,
                     owner=owner,
+                    lane=entry.lane,
+                    ref=entry.ref,
                 )
                 job_id = sub.job_id
                 if sub.outcome == "cached":
@@ -129,14 +133,27 @@ class Batches:
         # pending do their records need reading, to tell running ones from queued.
         total, done = int(raw["total"]), int(raw["done"])
         running = 0
+        last_queued = None
         if done < total:
+            items = self._items(batch_id)
             with self.redis.pipeline() as pipe:
-                for _, job_id in self._items(batch_id):
+                for _, job_id in items:
                     pipe.hget(self.keys.job(job_id), "status")
-                running = pipe.execute().count("running")
+                statuses = pipe.execute()
+            running = statuses.count("running")
+            queued = [
+                job_id for (_, job_id), s in zip(items, statuses, strict=True) if s == "queued"
+            ]
+            # Each lane runs an owner's jobs in the order they came: the batch's last queued
+            # item is the last of it to run.
+            last_queued = queued[-1] if queued else None
         counts = {"total": total, "queued": total - done - running, "running": running}
         counts.update({status: int(raw.get(status, 0)) for status in TERMINAL})
-        return batch_body(raw, counts)
+        body = batch_body(raw, counts)
+        if last_queued is not None:
+            place = self.jobs.lanes.place(last_queued)
+            body["eta_s"] = place["eta_s"] if place else None
+        return body
 
     def batch_exists(self, batch_id: str, owner: str | None = None) -> bool:
         """Whether a batch is known (and not expired), and with `owner`, that owner's."""
@@ -155,10 +172,14 @@ class Batches:
             for _, job_id in page:
                 self.jobs.read(job_id, client=pipe)
             records = [record_of(flat) for flat in pipe.execute()]
+        queued = [job_id for (_, job_id), raw in zip(page, records, strict=True)
+                  if raw is not None and raw.get("status") == "queued"]  # fmt: skip
+        places = self.jobs.lanes.places(queued) if queued else {}
         results = []
         for (client_id, job_id), raw in zip(page, records, strict=True):
             if raw is not None:
                 body = public_body(raw)
+                body["queue"] = places.get(job_id)
             else:
                 body = {"status": "failed", "error": {"code": "expired", "message": "expired"}}
             results.append({"id": client_id, "job_id": job_id, **{
@@ -166,8 +187,9 @@ class Batches:
         return results, (cursor + limit if more else None)
 
     def cancel_batch(self, batch_id: str, owner: str | None = None) -> int:
-        """Cancel every item of a batch that has not started (with `owner`, only that
-        owner's jobs: another's, joined by a batch from before owners, runs on); how many."""
+        """Cancel every item of a batch that has not ended, queued or running (with `owner`,
+        only that owner's jobs: another's, joined by a batch from before owners, runs on);
+        how many."""
         items = self._items(batch_id)
         return sum(self.jobs.cancel(job_id, owner) == "cancelled" for _, job_id in items)
 

@@ -59,6 +59,10 @@ def public_body(raw: dict[str, str]) -> dict[str, Any]:
         "output": {"tokens": result["generated_tokens"]} if "generated_tokens" in result else None,
         "error": json.loads(raw["error"]) if raw.get("error") else None,
         "callback": callback_body(raw),
+        # Records from before lanes were all interactive.
+        "priority": "bulk" if raw.get("lane") == "bulk" else "interactive",
+        "ref": raw.get("ref") or None,
+        "queue": None,  # filled in by the store while the job is queued (Jobs.body)
     }
 
 
@@ -77,4 +81,5 @@ def batch_body(raw: dict[str, str], counts: dict[str, int]) -> dict[str, Any]:
         "progress": round(done / total, 4) if total else 1.0,
         "callback": callback_body(raw),
         "results_url": f"/v1/batches/{raw['id']}/results",
+        "eta_s": None,  # filled in by the store while items are queued (Batches.get_batch)
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, cast
 
-from nutgraf.contract import SummaryOptions, SummaryResult
+from nutgraf.contract import Lane, SummaryOptions, SummaryResult
 from nutgraf.contract.states import TERMINAL, JobStatus
 from nutgraf.models.specs import ModelSpec
 from nutgraf.store.bodies import public_body
@@ -15,6 +17,7 @@ from nutgraf.store.cache import cache_key
 from nutgraf.store.hot_hits import HotHits
 from nutgraf.store.ids import new_job_id, now_rfc3339
 from nutgraf.store.keys import Keys
+from nutgraf.store.lanes import Lanes, lane_of
 from nutgraf.store.lua import LuaScript
 from nutgraf.store.submission import Submission
 
@@ -30,6 +33,8 @@ class WorkItem:
     options: SummaryOptions
     cache_key: str
     attempts: int
+    lane: Lane = "interactive"
+    created_at: float = 0.0  # epoch seconds: when it was submitted
 
 
 def record_of(flat: list[str]) -> dict[str, str] | None:
@@ -68,9 +73,16 @@ class Jobs:
     """Submit, start and end jobs; read them and wait for their end."""
 
     def __init__(
-        self, client: Any, keys: Keys, job_ttl_s: int, cache_ttl_s: int, precision: str
+        self,
+        client: Any,
+        keys: Keys,
+        job_ttl_s: int,
+        cache_ttl_s: int,
+        precision: str,
+        lanes: Lanes,
     ) -> None:
         self.redis = client
+        self.lanes = lanes
         self.keys = keys
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
@@ -93,15 +105,42 @@ class Jobs:
         batch_id: str | None = None,
         max_queue: int = 0,
         owner: str = "",
+        lane: Lane = "interactive",
+        ref: str | None = None,
     ) -> Submission:
         """Record a new job, or find the cached result or in-flight job for the same input.
         A `batch_id` makes that batch count this job's end; with `max_queue`, new work is
         refused (outcome `overloaded`) while that many jobs are queued. Only a job of the
-        same `owner` (an API key's digest, "" without keys) is joined; the cache is shared."""
+        same `owner` (an API key's digest, "" without keys) is joined; the cache is shared.
+        A new job waits in `lane`; with `ref`, the owner's older unfinished job of that
+        story ends `cancelled` (superseded)."""
+        submission = self._record(
+            text, title, model, options, callback_url, batch_id, max_queue, owner, lane, ref
+        )
+        if ref and submission.outcome != "overloaded":
+            self.supersede(owner, ref, submission.job_id)
+        if submission.outcome == "created":
+            submission = dataclasses.replace(submission, queue=self.lanes.place(submission.job_id))
+        return submission
+
+    def _record(
+        self,
+        text: str,
+        title: str | None,
+        model: ModelSpec,
+        options: SummaryOptions,
+        callback_url: str | None,
+        batch_id: str | None,
+        max_queue: int,
+        owner: str,
+        lane: Lane,
+        ref: str | None,
+    ) -> Submission:
         digest = cache_key(text, title, model, options, self.precision)
-        # A hit with nothing of its own to record (no callback, no batch) may be answered
-        # from this process's memory, with the job of the same article's last hit.
-        plain = not callback_url and not batch_id
+        # A hit with nothing of its own to record (no callback, no batch, no story to
+        # supersede) may be answered from this process's memory, with the job of the same
+        # article's last hit.
+        plain = not callback_url and not batch_id and not ref
         hot = self.hot_hits.get(digest, owner) if plain else None
         if hot is not None:
             return hot
@@ -114,9 +153,12 @@ class Jobs:
             "cache_key": digest,
             "created_at": now_rfc3339(),
             "owner": owner,
+            "lane": lane,
         }
         if batch_id:
             pointer["batch"] = batch_id
+        if ref:
+            pointer["ref"] = ref
         completed_at = pointer["created_at"]
         answer = self._submit_cached(
             cache=self.keys.cache(digest),
@@ -165,6 +207,7 @@ class Jobs:
             now=time.time(),
             max_queue=max_queue,
             owner=owner,
+            lane=lane,
         )
         if outcome == "cached":
             return _cached(job_id, digest, record, [outcome, value, *hit], callback_url)
@@ -218,7 +261,7 @@ class Jobs:
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The public JSON body of a job, or None when unknown or expired."""
         raw = self.read(job_id)
-        return None if raw is None else public_body(raw)
+        return None if raw is None else self.body(raw)
 
     def get_owned(self, job_id: str, owner: str) -> dict[str, Any] | None:
         """The job's body if `owner` owns it; None when unknown, expired or another's."""
@@ -226,7 +269,14 @@ class Jobs:
         # A record from before owners has none: it counts as "", the owner without keys.
         if raw is None or raw.get("owner", "") != owner:
             return None
-        return public_body(raw)
+        return self.body(raw)
+
+    def body(self, raw: dict[str, str]) -> dict[str, Any]:
+        """The public body of a job record, with its place in its lane while it is queued."""
+        body = public_body(raw)
+        if body["status"] == "queued":
+            body["queue"] = self.lanes.place(body["id"])
+        return body
 
     def wait_for_end(self, job_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The job's body once it has ended, or as it stands after `timeout_s`."""
@@ -260,9 +310,12 @@ class Jobs:
         if not attempts:
             return None
         with self.redis.pipeline() as pipe:
-            pipe.hmget(self.keys.job(job_id), ["title", "model", "options", "cache_key"])
+            pipe.hmget(
+                self.keys.job(job_id),
+                ["title", "model", "options", "cache_key", "lane", "created_at"],
+            )
             pipe.get(self.keys.text(job_id))
-            (title, model, options, digest), text = pipe.execute()
+            (title, model, options, digest, lane, created_at), text = pipe.execute()
         if text is None:
             self.fail(job_id, "expired", "the article expired before a worker reached it")
             return None
@@ -275,6 +328,8 @@ class Jobs:
                 options=SummaryOptions.model_validate_json(options),
                 cache_key=digest,
                 attempts=int(attempts),
+                lane=lane_of({"lane": lane or ""}),
+                created_at=datetime.fromisoformat(created_at).timestamp(),
             )
         except (ValueError, TypeError, KeyError) as exc:
             # A record this worker cannot read (written by a newer version, or damaged)
@@ -294,18 +349,35 @@ class Jobs:
         return self._end(job_id, "failed", fields)[0] == "done"
 
     def cancel(
-        self, job_id: str, owner: str | None = None
-    ) -> Literal["cancelled", "started", "ended", "missing"]:
-        """Cancel a job that no worker has started; say why not otherwise. With `owner`,
+        self,
+        job_id: str,
+        owner: str | None = None,
+        code: str = "cancelled",
+        message: str = "cancelled by a client",
+    ) -> Literal["cancelled", "ended", "missing"]:
+        """End a queued or running job as cancelled (a worker running it stops its
+        generation at the next decoding step); say why not otherwise. With `owner`,
         another owner's job is `missing`: it is not the caller's to cancel, or to know of."""
         # An owner is written once, when the job is created: checking it first is no race.
         if owner is not None and (self.redis.hget(self.keys.job(job_id), "owner") or "") != owner:
             return "missing"
-        fields = {"error": json.dumps({"code": "cancelled", "message": "cancelled by a client"})}
-        outcome = self._end(job_id, "cancelled", fields, only_if_queued=True)[0]
+        fields = {"error": json.dumps({"code": code, "message": message})}
+        outcome = self._end(job_id, "cancelled", fields, cancel=True)[0]
         if outcome == "done":
             return "cancelled"
-        return cast(Literal["started", "ended", "missing"], outcome)
+        return cast(Literal["ended", "missing"], outcome)
+
+    def supersede(self, owner: str, ref: str, job_id: str) -> str | None:
+        """Make `job_id` the owner's latest job of story `ref`, and end the one it replaces
+        if that has not ended; returns the id of the job superseded, if any."""
+        key = self.keys.ref(owner, ref)
+        older = self.redis.set(key, job_id, ex=self.job_ttl_s, get=True)
+        if not older or older == job_id:
+            return None
+        message = f"a newer revision of {ref!r} was submitted: job {job_id}"
+        if self.cancel(older, code="superseded", message=message) != "cancelled":
+            return None
+        return str(older)
 
     def _end(
         self,
@@ -315,7 +387,7 @@ class Jobs:
         *,
         digest: str = "",
         cached: str = "",
-        only_if_queued: bool = False,
+        cancel: bool = False,
     ) -> list[str]:
         """Run the finish script: ['done', status, <batches that ended>...] or why not."""
         fields = {**fields, "completed_at": now_rfc3339()}
@@ -334,24 +406,28 @@ class Jobs:
             digest=digest,
             cached=cached,
             cache_ttl_s=self.cache_ttl_s,
-            only_if_queued="1" if only_if_queued else "0",
+            cancel="1" if cancel else "0",
             now=time.time(),
             completed_at=fields["completed_at"],
         )
         return ended
 
     def queue_depth(self) -> int:
-        """Jobs waiting for a worker."""
-        return int(self.redis.scard(self.keys.queued))
+        """Jobs waiting for a worker, in either lane."""
+        with self.redis.pipeline() as pipe:
+            pipe.scard(self.keys.queued)
+            pipe.zcard(self.keys.bulk_pending)
+            return sum(int(n) for n in pipe.execute())
 
     def job_counts(self) -> dict[str, int]:
         """Jobs queued and running now, and jobs ended by status since Redis started."""
         with self.redis.pipeline() as pipe:
             pipe.scard(self.keys.queued)
+            pipe.zcard(self.keys.bulk_pending)
             pipe.scard(self.keys.running_jobs)
             pipe.hgetall(self.keys.stats_jobs)
-            queued, running, ended = pipe.execute()
-        counts = {"queued": int(queued), "running": int(running)}
+            queued, pending, running, ended = pipe.execute()
+        counts = {"queued": int(queued) + int(pending), "running": int(running)}
         for status in TERMINAL:
             counts[status] = int(ended.get(status, 0))
         return counts

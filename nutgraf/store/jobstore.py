@@ -12,6 +12,7 @@ from nutgraf.store.batches import Batches
 from nutgraf.store.idempotency import IdempotencyKeys
 from nutgraf.store.jobs import Jobs
 from nutgraf.store.keys import PREFIX, Keys
+from nutgraf.store.lanes import Lanes
 from nutgraf.store.liveness import Liveness
 from nutgraf.store.reconcile import Reconciler
 
@@ -54,10 +55,11 @@ class JobStore:
         self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
-        self.jobs = Jobs(client, self.keys, job_ttl_s, cache_ttl_s, precision)
+        self.liveness = Liveness(client, self.keys)
+        self.lanes = Lanes(client, self.keys, self.liveness)
+        self.jobs = Jobs(client, self.keys, job_ttl_s, cache_ttl_s, precision, self.lanes)
         self.batches = Batches(client, self.keys, self.jobs, job_ttl_s)
         self.idempotency = IdempotencyKeys(client, self.keys)
-        self.liveness = Liveness(client, self.keys)
         self.reconciler = Reconciler(client, self.keys)
         # A job's life (nutgraf.store.jobs).
         self.submit = self.jobs.submit

@@ -9,7 +9,14 @@ key                     type    holds                                    lives
 <p>:cache:<digest>      hash    a finished result (result, model)        cache TTL (*)
 <p>:inflight:<digest>   string  the job computing that digest now        job TTL
 <p>:inflight:<d>:<own>  string  the same, for one API key's jobs         job TTL
-<p>:queued              set     jobs no worker has started               none
+<p>:queued              set     jobs sent to the broker, not started     none
+<p>:lane:<lane>:sent    zset    the same, by lane -> order they were sent none
+<p>:lane:bulk:pending   zset    bulk jobs not yet sent -> submit order   none
+<p>:lane:bulk:owner:<o> list    one owner's pending bulk jobs, in order  none
+<p>:lane:bulk:turns     list    owners with pending bulk jobs: whose turn none
+<p>:lane:seq            string  the order counter of the lanes' zsets    none
+<p>:lane:<lane>:rate    list    recent micro-batches: "jobs seconds"     none (20 kept)
+<p>:ref:<own>:<sha256>  string  the latest job submitted with a `ref`    job TTL
 <p>:running:jobs        set     jobs a worker has started                none
 <p>:queued:seen         zset    queued job -> when last sent (reconciler) none
 <p>:reconciler          string  the worker id leading the sweep          leader lease
@@ -88,6 +95,37 @@ class Keys:
     def queued(self) -> str:
         """The set of jobs waiting for a worker."""
         return self._name("queued")
+
+    def lane_sent(self, lane: str) -> str:
+        """A lane's jobs sent to the broker and not started, scored by when they were sent."""
+        return self._name("lane", lane, "sent")
+
+    @property
+    def bulk_pending(self) -> str:
+        """Bulk jobs waiting for their owner's turn, scored by submit order (not yet sent)."""
+        return self._name("lane", "bulk", "pending")
+
+    def bulk_owner(self, owner: str) -> str:
+        """One owner's pending bulk jobs, oldest first (owner "": the deployment without keys)."""
+        return self._name("lane", "bulk", "owner", owner)
+
+    @property
+    def bulk_turns(self) -> str:
+        """The owners with pending bulk jobs, in the order they take turns."""
+        return self._name("lane", "bulk", "turns")
+
+    @property
+    def lane_seq(self) -> str:
+        """The counter that orders jobs in the lanes' sorted sets."""
+        return self._name("lane", "seq")
+
+    def lane_rate(self, lane: str) -> str:
+        """A lane's recent micro-batches as "<jobs> <seconds>" entries, newest first."""
+        return self._name("lane", lane, "rate")
+
+    def ref(self, owner: str, ref: str) -> str:
+        """The latest job one owner submitted with a story id (`ref`), hashed."""
+        return self._name("ref", owner, hashlib.sha256(ref.encode()).hexdigest())
 
     @property
     def running_jobs(self) -> str:

@@ -18,10 +18,13 @@ class Submission:
     job_id: str
     cache_key: str
     record: dict[str, str]  # the job's record as written (created, cached); else empty
+    queue: dict[str, Any] | None = None  # a created job's place in its lane
 
     def body(self) -> dict[str, Any] | None:
         """The job's public body as this submit left it, if known without a read."""
-        return dict(self._body) if self._body is not None else None
+        if self._body is None:
+            return None
+        return {**self._body, "queue": self.queue} if self.queue else dict(self._body)
 
     @functools.cached_property
     def _body(self) -> dict[str, Any] | None:

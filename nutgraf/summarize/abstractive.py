@@ -121,14 +121,16 @@ class Summarizer:
             for a in articles
         ]
         passes = [
-            Pass(r.body, a.title, a.options.length, a.options.format)
+            Pass(r.body, a.title, a.options.length, a.options.format, stop=a.stop)
             for a, r in zip(articles, readings, strict=True)
         ]
         outputs = self._run_passes(passes)
         drafts = [self._check(a, o) for a, o in zip(articles, outputs, strict=True)]
         # One retry for every summary that failed a check, all in one batch: a stricter
-        # instruction over exactly what the first pass read.
-        failed = [i for i, draft in enumerate(drafts) if draft.verdict.problem]
+        # instruction over exactly what the first pass read. A stopped article has none.
+        failed = [
+            i for i, draft in enumerate(drafts) if draft.verdict.problem and not articles[i].stopped
+        ]
         retried = set(failed)
         retries = self._run_passes([dataclasses.replace(passes[i], safe=True) for i in failed])
         for index, output in zip(failed, retries, strict=True):
@@ -204,14 +206,16 @@ class Summarizer:
         lengths = [self.backend.count(r) for r in rendered]
         for group in token_batches(lengths, self.batch_tokens):
             # Beam search: under grounding, greedy decoding wanders into pieces of names
-            # ("Greensl") where a beam finds the article's phrase; on the dev set 7 of 8
-            # greedy drafts failed the checks and 1 of 8 beam drafts did.
+            # ("Greensl") where a beam finds the article's phrase; on the dev set most
+            # greedy drafts failed the checks and few beam drafts did (docs/benchmarks.md).
+            stops = [passes[i].stop for i in group]
             generated = self.backend.generate(
                 [rendered[i] for i in group],
                 max_new,
                 min_new,
                 beam_search=True,
                 sources=[passes[i].source for i in group],
+                stops=stops if any(stops) else None,
             )
             for index, output in zip(group, generated, strict=True):
                 outputs[index] = output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nutgraf.contract import SummaryOptions
@@ -14,3 +15,11 @@ class Article:
     text: str
     title: str | None = None
     options: SummaryOptions = field(default_factory=SummaryOptions)
+    # Asked between decoding steps: True stops this article's generation (its job was
+    # cancelled), while the others of its batch go on. Its result is then not to be used.
+    stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the article's generation has been told to stop."""
+        return self.stop is not None and self.stop()

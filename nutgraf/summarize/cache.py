@@ -17,7 +17,8 @@ from nutgraf.summarize.abstractive import Summarizer
 log = logging.getLogger(__name__)
 
 # A model that failed to load is not tried again for this long: its jobs fail at once with
-# the same message instead of each waiting out another attempt (a Hub id offline: ~20 s).
+# the same message instead of each waiting out another attempt (a Hub id offline takes
+# seconds to fail).
 MODEL_RETRY_S = 300.0
 
 

@@ -9,7 +9,7 @@ collection), while the ranked sentences keep the lead and the facts the article 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nutgraf.contract import Format, InputStats, Length
 from nutgraf.summarize.article import Article
@@ -35,6 +35,8 @@ class Pass:
     length: Length
     format: Format
     safe: bool = False  # the retry: a stricter instruction
+    # The article's stop check (Article.stop): asked between decoding steps.
+    stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     @property
     def settings(self) -> tuple[Length, Format]:

@@ -46,7 +46,7 @@ from service.validation import (
     spec_for,
     validate,
 )
-from worker.queue import enqueue
+from worker.queue import dispatch_bulk, enqueue
 
 log = logging.getLogger(__name__)
 batches = Blueprint("batches", __name__, url_prefix="/v1")
@@ -54,8 +54,9 @@ batches = Blueprint("batches", __name__, url_prefix="/v1")
 # Every operation on an existing batch can find it gone, or Redis out of reach.
 READ_ERRORS = (NotFound, Unavailable)
 # Extractive items are computed in the request, holding its thread (and, in pure Python,
-# the process's GIL) at about 1.3 s per million characters on one core: bounded well
-# inside gunicorn's 60 s timeout, which would kill the process and every request in it.
+# the process's GIL) for a time that grows with their characters: bounded well inside
+# gunicorn's 60 s timeout, which would kill the process and every request in it (the rate
+# is in docs/benchmarks.md).
 EXTRACTIVE_BATCH_CHARS = 5_000_000
 
 
@@ -105,7 +106,14 @@ def _batch_entry(defaults: BatchRequest, item: dict[str, Any], settings: Setting
     except ApiError as exc:
         return BatchEntry(item["id"], characters, error=(exc.code, exc.message))
     return BatchEntry(
-        parsed.id, characters, req.text, req.title, spec_for(req, settings), req.options()
+        parsed.id,
+        characters,
+        req.text,
+        req.title,
+        spec_for(req, settings),
+        req.options(),
+        lane=req.priority or "bulk",
+        ref=req.ref,
     )
 
 
@@ -162,6 +170,7 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
     producer = context.producer()
     unreachable: Exception | None = None
     workers: list[dict[str, Any]] | None = None  # read once, for the first model job
+    bulk = False
     for job_id, digest, entry in new.to_enqueue:
         assert entry.options is not None and entry.text is not None
         if entry.options.mode == "extractive":
@@ -178,13 +187,17 @@ def _start_batch(store: JobStore, defaults: BatchRequest, entries: list[BatchEnt
             store.fail(job_id, "model_unavailable", failure)
         elif unreachable is not None:
             store.fail(job_id, "unavailable", f"the job queue was unreachable: {unreachable}")
+        elif entry.lane == "bulk":
+            bulk = True  # sent as its owner's turns come (dispatch_bulk), below and later
         else:
             try:
-                enqueue(producer, job_id)
+                enqueue(producer, job_id, entry.lane)
             except Exception as exc:
                 log.warning("batch %s: enqueue failed: %s", new.batch_id, exc)
                 unreachable = exc
                 store.fail(job_id, "unavailable", f"the job queue was unreachable: {exc}")
+    if bulk:
+        dispatch_bulk(producer, store, context.settings())
     log.info("batch %s: %d item(s), %d queued", new.batch_id, len(entries), len(new.to_enqueue))
     return new.batch_id
 
@@ -250,13 +263,19 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 @batches.delete("/batches/<batch_id>")
 @documented(
-    "Cancel a batch's queued items",
+    "Cancel a batch's unfinished items",
     "batches",
-    {200: Reply("The batch; every item that was still queued is cancelled.", BatchBody)},
+    {
+        200: Reply(
+            "The batch; every item that had not ended is cancelled (running ones stop "
+            "generating within about a second).",
+            BatchBody,
+        )
+    },
     errors=READ_ERRORS,
 )
 def cancel_batch(batch_id: str) -> Response:
-    """Cancel every item of a batch that no worker has started."""
+    """Cancel every item of a batch that has not ended, queued or running."""
     _check_batch_exists(batch_id)
     cancelled = context.store().cancel_batch(batch_id, owner=request_owner())
     log.info("batch %s: %d item(s) cancelled", batch_id, cancelled)

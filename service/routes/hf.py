@@ -10,6 +10,7 @@ shape (service.errors); a 503 carries `estimated_time`, as HF's does while a mod
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -168,12 +169,26 @@ def _wait(store: JobStore, bodies: list[dict[str, Any]], wait_s: float) -> list[
                 remaining = max(0.0, deadline - time.monotonic())
                 body = store.wait_for_end(body["id"], remaining) or body
             ended.append(body)
-    if any(body["status"] not in TERMINAL for body in ended):
+    unended = [body for body in ended if body["status"] not in TERMINAL]
+    if unended:
         raise NotReady(
             f"the summaries were not ready within {wait_s:g} s (NUTGRAF_HF_WAIT_S); the jobs "
-            "go on, and the same request again picks them up"
+            "go on, and the same request again picks them up",
+            _estimated_s(store, unended),
         )
     return ended
+
+
+def _estimated_s(store: JobStore, bodies: list[dict[str, Any]]) -> int:
+    """Seconds until the last of these jobs is expected to end: a queued one's ETA in its
+    lane, a running one's a job's time at its lane's rate (the figures of `queue.eta_s`)."""
+    estimates = []
+    for body in bodies:
+        place = store.lanes.place(body["id"]) if body["status"] == "queued" else None
+        eta = place["eta_s"] if place else store.lanes.eta_s(body["priority"], 1)
+        if eta is not None:
+            estimates.append(eta)
+    return math.ceil(max(estimates)) if estimates else RETRY_AFTER_S
 
 
 def _job_error(body: dict[str, Any]) -> ApiError:

@@ -35,7 +35,7 @@ from service.validation import (
     spec_for,
     validate,
 )
-from worker.queue import enqueue
+from worker.queue import dispatch_bulk, enqueue
 
 log = logging.getLogger(__name__)
 summaries = Blueprint("summaries", __name__, url_prefix="/v1")
@@ -166,6 +166,7 @@ def submit_summary(
     check_callback(req.callback_url, settings)
     options = req.options()
     spec = spec_for(req, settings)
+    lane = req.priority or "interactive"  # a single article: someone is waiting for it
     submission = store.submit(
         req.text,
         req.title,
@@ -175,6 +176,8 @@ def submit_summary(
         # Extractive jobs never wait in the queue: they are answered in this process.
         max_queue=0 if options.mode == "extractive" else settings.max_queue,
         owner=request_owner(),
+        lane=lane,
+        ref=req.ref,
     )
     body = submission.body()
     if submission.outcome == "cached" and not req.callback_url:
@@ -197,7 +200,11 @@ def submit_summary(
             store.abandon(submission.job_id)
             raise ModelUnavailable(failure)
         try:
-            enqueue(context.producer(), submission.job_id)
+            if lane == "bulk":
+                # Sent when its owner's turn comes (maybe now); the record already holds it.
+                dispatch_bulk(context.producer(), store, settings)
+            else:
+                enqueue(context.producer(), submission.job_id, lane)
         except Exception as exc:
             log.warning("enqueue of %s failed: %s", submission.job_id, exc)
             store.abandon(submission.job_id)
@@ -223,13 +230,16 @@ def get_summary(job_id: str) -> Response:
 
 @summaries.delete("/summaries/<job_id>")
 @documented(
-    "Cancel a queued job",
+    "Cancel a job",
     "summaries",
     {200: Reply("The job, now `cancelled`.", JobBody)},
     errors=(*READ_ERRORS, NotCancellable),
+    description="A queued job ends at once; a running one too, and its worker stops its "
+    "generation within about a second, while the other jobs of its micro-batch go on. A "
+    "callback_url is told `cancelled`. An ended job is a 409.",
 )
 def cancel_summary(job_id: str) -> Response:
-    """Cancel a job no worker has started."""
+    """Cancel a job that has not ended: queued, or running (its generation stops)."""
     store = context.store()
     too_long = len(job_id) > MAX_ID_CHARS
     outcome = "missing" if too_long else store.cancel(job_id, owner=request_owner())
@@ -239,7 +249,8 @@ def cancel_summary(job_id: str) -> Response:
     assert body is not None
     if outcome != "cancelled":
         raise NotCancellable(
-            f"job {job_id} is already {body['status']}; only queued jobs can be cancelled"
+            f"job {job_id} has already ended ({body['status']}); only a queued or running "
+            "job can be cancelled"
         )
     log.info("job %s: cancelled", job_id)
     return jsonify(body)

@@ -20,6 +20,7 @@ from nutgraf import cli, programs
 from nutgraf.logs import configure_logging
 from nutgraf.settings import Settings
 from nutgraf.store.server import PortInUse, RedisServer
+from nutgraf.webhooks import new_secret
 
 NO_REDIS = "nutgraf: set NUTGRAF_REDIS_URL (or use `nutgraf serve`)"
 
@@ -258,3 +259,46 @@ def test_a_worker_s_threads_wait_passively_unless_told_otherwise(
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # an operator's choice is kept
     assert programs.start("worker", run) == 0
     assert seen == ["PASSIVE", "ACTIVE"]
+
+
+def test_config_masks_keys_secrets_and_passwords_in_urls(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `nutgraf config` output is pasted into tickets and chats: no secret may be in it.
+    for name in [n for n in os.environ if n.startswith("NUTGRAF_")]:
+        monkeypatch.delenv(name)
+    webhook_secret = new_secret()
+    monkeypatch.setenv("NUTGRAF_API_KEYS", "key-one-s3cret,key-two-s3cret")
+    monkeypatch.setenv("NUTGRAF_API_KEY", "client-key-s3cret")
+    monkeypatch.setenv("NUTGRAF_WEBHOOK_SECRET", webhook_secret)
+    monkeypatch.setenv("NUTGRAF_REDIS_URL", "redis://:redis-s3cret@db.example:6379/0")
+    monkeypatch.setenv("NUTGRAF_BROKER_URL", "amqp://nutgraf:amqp-s3cret@rabbitmq:5672/")
+    assert cli.main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out
+    assert webhook_secret.removeprefix("whsec_") not in out
+    shown = dict(line.split("=", 1) for line in out.splitlines())
+    assert shown["NUTGRAF_API_KEYS"] == "['****', '****']"  # how many, not what
+    assert shown["NUTGRAF_API_KEY"] == "****"
+    assert shown["NUTGRAF_WEBHOOK_SECRET"] == "['whsec_****']"
+    assert shown["NUTGRAF_REDIS_URL"] == "redis://:****@db.example:6379/0"
+    assert shown["NUTGRAF_BROKER_URL"] == "amqp://nutgraf:****@rabbitmq:5672/"  # user kept
+    assert shown["NUTGRAF_MODEL"] == "auto"  # what is not a secret is shown as it is
+    assert shown["NUTGRAF_API_KEYS_FILE"] == "None"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("rediss://default:p%40ss@cache:6380/1", "rediss://default:****@cache:6380/1"),
+        ("redis://cache:6379/0?password=pw&db=2", "redis://cache:6379/0?password=****&db=2"),
+        ("unix:///run/redis.sock?password=pw", "unix:///run/redis.sock?password=****"),
+        (
+            "amqps://u:p1@h1:5671//;amqps://u:p2@h2:5671//",
+            "amqps://u:****@h1:5671//;amqps://u:****@h2:5671//",
+        ),
+    ],
+)
+def test_config_shows_urls_without_their_passwords(url: str, shown: str) -> None:
+    assert cli.shown_value("broker_url", url) == shown

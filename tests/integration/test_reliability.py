@@ -5,7 +5,7 @@ small real model (a random-weight BART: real architecture, fast on 2 cores). 1,0
 every kind (model jobs, repeats answered from the cache or joined in flight, extractive
 ones, batch items) are submitted by 8 client threads while the worker is SIGKILLed twice
 and Redis is restarted once. Then every accepted job must end, none may run twice, and no
-request may get a 5xx. The figures are printed (`pytest -s`) for the README.
+request may get a 5xx. The figures are printed (`pytest -s`) for docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -203,3 +203,28 @@ def test_shared_prompt_cache_on_buffers_holds_each_prompt_once_per_beam(
         assert layer.key_buffer.shape[:3] == (rows * 3, plain_layer.keys.shape[1], width + 10)
         assert torch.equal(layer.keys, plain_layer.keys)
         assert torch.equal(layer.values, plain_layer.values)
+
+
+@pytest.mark.parametrize("beam_search", [False, True])
+def test_a_stopped_prompt_ends_while_the_others_of_its_batch_go_on(
+    llama: LoadedModel, beam_search: bool
+) -> None:
+    backend = backend_for(llama)
+    prompts = ["<s>user\nThe council voted on the budget.</s>", "<s>user\nStorms hit.</s>"]
+    alone = backend.generate(prompts, max_new_tokens=12, min_new_tokens=12, beam_search=beam_search)
+    asked: list[int] = []
+
+    def stop_second() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # told to stop after two decoding steps
+
+    stopped = backend.generate(
+        prompts,
+        max_new_tokens=12,
+        min_new_tokens=12,
+        beam_search=beam_search,
+        stops=[None, stop_second],
+    )
+    assert stopped[0] == alone[0]  # its neighbour was not disturbed
+    assert stopped[1].tokens < alone[1].tokens == 12
+    assert len(asked) > 2

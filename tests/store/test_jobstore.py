@@ -104,14 +104,18 @@ def test_new_work_is_refused_while_the_queue_is_full(store: JobStore) -> None:
     assert store.submit(article(), None, MODEL, OPTIONS, max_queue=2).outcome == "created"
 
 
-def test_only_a_job_no_worker_started_can_be_cancelled(store: JobStore) -> None:
+def test_a_queued_or_running_job_can_be_cancelled_once(store: JobStore) -> None:
     queued = store.submit(article(), None, MODEL, OPTIONS)
     assert store.cancel(queued.job_id) == "cancelled"
     assert store.cancel(queued.job_id) == "ended"
     assert store.start(queued.job_id, "w") is None
     running = store.submit(article(), None, MODEL, OPTIONS)
     store.start(running.job_id, "w")
-    assert store.cancel(running.job_id) == "started"
+    assert store.cancel(running.job_id) == "cancelled"
+    # The worker's end comes after the cancel: not applied, and no duplicate run counted.
+    assert store.succeed(running.job_id, running.cache_key, MODEL, RESULT) is False
+    assert store.redis.hget(store.keys.stats_jobs, "duplicate_ends") is None
+    assert store.redis.sismember(store.keys.running_jobs, running.job_id) == 0
     assert store.cancel("no-such-job") == "missing"
     body = store.get(queued.job_id)
     assert body is not None
@@ -181,15 +185,15 @@ def test_a_batch_whose_items_all_end_at_once_ends_at_once(store: JobStore) -> No
     assert body["counts"]["succeeded"] == body["counts"]["failed"] == 1
 
 
-def test_cancelling_a_batch_cancels_its_waiting_items(store: JobStore) -> None:
+def test_cancelling_a_batch_cancels_its_queued_and_running_items(store: JobStore) -> None:
     entries = [BatchEntry(str(i), 40, article(str(i)), None, MODEL, OPTIONS) for i in range(3)]
     batch = store.create_batch(entries, None)
     store.start(batch.to_enqueue[0][0], "w")
-    assert store.cancel_batch(batch.batch_id) == 2
+    assert store.cancel_batch(batch.batch_id) == 3
     body = store.get_batch(batch.batch_id)
     assert body is not None
-    assert body["counts"]["cancelled"] == 2
-    assert body["counts"]["running"] == 1
+    assert body["counts"]["cancelled"] == 3
+    assert body["counts"]["running"] == 0
 
 
 def test_idempotency_keys_claim_replay_and_release(store: JobStore) -> None:
@@ -232,6 +236,7 @@ def test_every_key_a_job_writes_is_one_keys_py_names(store: JobStore) -> None:
         keys.cache(job.cache_key),
         keys.batch("b1"),
         keys.stats_jobs,
+        keys.lane_seq,
     }
     assert json.loads(store.redis.hget(keys.cache(job.cache_key), "model")) == MODEL.public()
     assert store.redis.hget(keys.batch("b1"), "status") == "succeeded"

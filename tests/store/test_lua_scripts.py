@@ -16,10 +16,12 @@ LUA_FILES = sorted(SCRIPTS_DIR.glob("*.lua"))
 # Every atomic step the store and the outbox take; a new one is added here on purpose.
 SCRIPTS = [
     "batch_ended_at_once",
+    "dispatch_bulk",
     "finish",
     "hold",
     "idempotency_claim",
     "lead",
+    "queue_place",
     "read_job",
     "release_orphan",
     "release_overdue",
@@ -107,6 +109,8 @@ def _names_keys_makes(keys: Keys) -> set[str]:
     for method in (keys.batch_items, keys.job_events, keys.batch_events, keys.worker):
         names.add(method("X"))
     names.add(keys.metric("X"))
+    names |= {keys.lane_sent("interactive"), keys.lane_sent("bulk"), keys.lane_rate("bulk")}
+    names |= {keys.bulk_pending, keys.bulk_owner("X"), keys.bulk_turns, keys.lane_seq}
     # Hashed, so only its kind can be compared.
     names.add(f"{keys.prefix}:idem:X")
     return names

@@ -1,5 +1,6 @@
-"""The README's Flask receiver, served on a loopback port, takes real deliveries from an
-outbox signed with its secret (one of two, mid-rotation) and refuses them without it."""
+"""The Flask receiver of docs/webhooks.md, served on a loopback port, takes real deliveries
+from an outbox signed with its secret (one of two, mid-rotation) and refuses them without
+it."""
 
 from __future__ import annotations
 
@@ -15,23 +16,23 @@ from werkzeug.serving import make_server
 
 from nutgraf.webhooks import new_secret
 
-README = Path(__file__).parents[2] / "README.md"
+PAGE = Path(__file__).parents[2] / "docs/webhooks.md"
 
 
-def readme_flask_app(secret: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The Flask app of the README's receiver snippet, reading `secret` from its variable."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+def page_flask_app(secret: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The Flask app of the webhooks page's receiver snippet, reading `secret` from its variable."""
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
     [snippet] = [block for block in blocks if "@app.post" in block]
     monkeypatch.setenv("WEBHOOK_SECRET", secret)
-    namespace: dict[str, Any] = {"__name__": "readme_receiver"}
-    exec(compile(snippet, "README.md (Flask receiver)", "exec"), namespace)
+    namespace: dict[str, Any] = {"__name__": "webhooks_page_receiver"}
+    exec(compile(snippet, "docs/webhooks.md (Flask receiver)", "exec"), namespace)
     return namespace["app"]
 
 
 @pytest.fixture()
 def receiver_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The README receiver, knowing only the test secret, on a free loopback port."""
-    server = make_server("127.0.0.1", 0, readme_flask_app(SECRET, monkeypatch), threaded=True)
+    """The webhooks page's receiver, knowing only the test secret, on a free loopback port."""
+    server = make_server("127.0.0.1", 0, page_flask_app(SECRET, monkeypatch), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/hooks/nutgraf"
@@ -39,7 +40,7 @@ def receiver_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     thread.join()
 
 
-def test_the_readme_flask_receiver_accepts_signed_deliveries(
+def test_the_documented_flask_receiver_accepts_signed_deliveries(
     box: Box, receiver_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     box.outbox = box.another(webhook_secret=f"{new_secret()} {SECRET}")
@@ -51,7 +52,7 @@ def test_the_readme_flask_receiver_accepts_signed_deliveries(
     assert "job:flask Caf\u00e9 owners said yes." in capsys.readouterr().out
 
 
-def test_the_readme_flask_receiver_refuses_other_secrets(box: Box, receiver_url: str) -> None:
+def test_the_documented_flask_receiver_refuses_other_secrets(box: Box, receiver_url: str) -> None:
     box.outbox = box.another(webhook_secret=new_secret())
     key = box.add("job", "forged", receiver_url)
     box.round()

@@ -1,5 +1,5 @@
-"""The README's PHP receiver (the WordPress recipe's too) run under Debian's php-cli against
-deliveries a real outbox signed and sent to a real receiver."""
+"""The PHP receiver of docs/webhooks.md (the WordPress recipe's too) run under Debian's
+php-cli against deliveries a real outbox signed and sent to a real receiver."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from webhook_kit import SECRET, Box, Receiver
 from nutgraf.webhooks import new_secret, signed_headers
 
 ROOT = Path(__file__).parents[2]
+WEBHOOKS_PAGE = ROOT / "docs/webhooks.md"
 # The function, from its comment to its closing brace at the start of a line.
 FUNCTION = re.compile(r"^(?://[^\n]*\n)*function nutgraf_verify_webhook\(.*?^\}$", re.M | re.S)
 
@@ -42,10 +43,10 @@ def find_php() -> str:
 
 
 def php_verdicts(cases: list[dict[str, Any]]) -> list[bool]:
-    """Run the README's function on each case (secret, headers, body) in one php process."""
+    """Run the webhooks page's function on each case (secret, headers, body) in one php process."""
     script = (
         "<?php\n"
-        + php_function(ROOT / "README.md")
+        + php_function(WEBHOOKS_PAGE)
         + "\n$cases = json_decode(stream_get_contents(STDIN), true);\n"
         "foreach ($cases as $c) {\n"
         "    $h = $c['headers'];\n"
@@ -68,8 +69,8 @@ def php_verdicts(cases: list[dict[str, Any]]) -> list[bool]:
     return [verdict == "1" for verdict in done.stdout]
 
 
-def test_the_wordpress_recipe_has_the_readme_function() -> None:
-    assert php_function(ROOT / "docs/cms/wordpress.md") == php_function(ROOT / "README.md")
+def test_the_wordpress_recipe_has_the_webhooks_page_function() -> None:
+    assert php_function(ROOT / "docs/cms/wordpress.md") == php_function(WEBHOOKS_PAGE)
 
 
 def test_the_php_receiver_accepts_real_deliveries_and_nothing_else(
@@ -101,7 +102,7 @@ def test_the_php_receiver_accepts_real_deliveries_and_nothing_else(
     assert php_verdicts(inputs) == [expected for _, expected in cases]
 
 
-@pytest.mark.parametrize("markdown", ["README.md", "docs/cms/wordpress.md"])
+@pytest.mark.parametrize("markdown", ["docs/webhooks.md", "docs/cms/wordpress.md"])
 def test_the_php_snippets_parse(markdown: str, tmp_path: Path) -> None:
     blocks = re.findall(r"```php\n(.*?)```", (ROOT / markdown).read_text(encoding="utf-8"), re.S)
     assert blocks

@@ -19,16 +19,20 @@ class Recorder:
     """Stands in for a Celery app: remembers what it was asked to send."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, Any]] = []
+        self.sent: list[tuple[str, Any, str]] = []
 
-    def send_task(self, name: str, args: Any = None) -> None:
-        self.sent.append((name, args))
+    def send_task(self, name: str, args: Any = None, queue: str = "") -> None:
+        self.sent.append((name, args, queue))
 
 
-def test_enqueue_sends_the_id_only_by_task_name() -> None:
+def test_enqueue_sends_the_id_only_by_task_name_to_its_lane_queue() -> None:
     producer = Recorder()
     enqueue(producer, "job-1")  # enqueue needs only send_task
-    assert producer.sent == [(SUMMARIZE_TASK, ["job-1"])]
+    enqueue(producer, "job-2", "bulk")
+    assert producer.sent == [
+        (SUMMARIZE_TASK, ["job-1"], "nutgraf.interactive"),
+        (SUMMARIZE_TASK, ["job-2"], "nutgraf.bulk"),
+    ]
 
 
 def test_a_producer_holds_no_task_of_ours() -> None:
@@ -55,11 +59,15 @@ def test_a_rabbitmq_producer_asks_for_confirms_and_declares_the_queue_alike() ->
     assert producer.conf.broker_url == broker
     assert producer.conf.broker_transport_options["confirm_publish"] is True
     assert "visibility_timeout" not in producer.conf.broker_transport_options
-    (queue,) = producer.conf.task_queues
-    assert queue.name == producer.conf.task_default_queue and queue.durable
-    # The visibility timeout (time limit + 300 s) plus a batch waited for: 900 + 600 s.
-    assert queue.consumer_arguments == {"x-consumer-timeout": 1_500_000}
-    assert not queue.queue_arguments  # every declarer agrees whatever its time limit
+    # One queue per lane, never message priorities (prefetch defeats them).
+    interactive, bulk = producer.conf.task_queues
+    assert (interactive.name, bulk.name) == ("nutgraf.interactive", "nutgraf.bulk")
+    assert interactive.name == producer.conf.task_default_queue
+    for queue in (interactive, bulk):
+        assert queue.durable
+        # The visibility timeout (time limit + 300 s) plus a batch waited for: 900 + 600 s.
+        assert queue.consumer_arguments == {"x-consumer-timeout": 1_500_000}
+        assert not queue.queue_arguments  # every declarer agrees whatever its time limit
 
 
 def test_a_redis_broker_keeps_its_visibility_timeout() -> None:

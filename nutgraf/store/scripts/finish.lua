@@ -1,7 +1,9 @@
 -- finish: end a job exactly once (succeeded, failed or cancelled): its result fields, the
 -- cache entry, counters, the batches that watch it, its callback and a wake-up for the
--- requests waiting on it. A cancel (only_if_queued) ends only a job no worker has started.
+-- requests waiting on it. A cancel ends a queued or a running job: the worker running it
+-- sees the status between decoding steps and stops that job's generation.
 -- needs: batch_items_ended.lua
+-- needs: lane_leave.lua
 --
 -- KEYS[1] job             <prefix>:job:<id>
 -- KEYS[2] text            <prefix>:text:<id>
@@ -17,11 +19,12 @@
 -- ARGV[5] digest          the cache key to store the result under, or '' (no caching)
 -- ARGV[6] cached          the cache entry: JSON list [field, value ...], with digest
 -- ARGV[7] cache_ttl_s     the cache TTL
--- ARGV[8] only_if_queued  '1': end it only if no worker has started it (a cancel)
+-- ARGV[8] cancel          '1': a client's cancel (or a newer revision's): a job that
+--                         has ended already is no duplicate
 -- ARGV[9] now             epoch seconds: when the callbacks are due
 -- ARGV[10] completed_at   RFC 3339: a batch's end, when this was its last item
 -- Returns {'done', status, <ids of batches that ended>...}, {'ended', status} (it had
--- already), {'started', status} (a cancel too late) or {'missing'}.
+-- already) or {'missing'}.
 local job_key, text_key, running_jobs, queued = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local stats_jobs, webhooks_due, watchers_key = KEYS[5], KEYS[6], KEYS[7]
 local prefix, job, status = ARGV[1], ARGV[2], ARGV[3]
@@ -29,14 +32,17 @@ local current = redis.call('HGET', job_key, 'status')
 if not current then return {'missing'} end
 if current == 'succeeded' or current == 'failed' or current == 'cancelled' then
   -- A second end of one job: a run that should not have happened. Counted, never applied.
-  if ARGV[8] ~= '1' then redis.call('HINCRBY', stats_jobs, 'duplicate_ends', 1) end
+  -- A run that ends after its job was cancelled is expected: the cancel won.
+  if ARGV[8] ~= '1' and current ~= 'cancelled' then
+    redis.call('HINCRBY', stats_jobs, 'duplicate_ends', 1)
+  end
   return {'ended', current}
 end
-if ARGV[8] == '1' and current ~= 'queued' then return {'started', current} end
 redis.call('HSET', job_key, 'status', status, unpack(cjson.decode(ARGV[4])))
 redis.call('DEL', text_key)
 redis.call('SREM', running_jobs, job)
 redis.call('SREM', queued, job)
+lane_leave(prefix, job, redis.call('HGET', job_key, 'owner') or '')
 redis.call('HINCRBY', stats_jobs, status, 1)
 if ARGV[5] ~= '' then
   local cache = prefix .. 'cache:' .. ARGV[5]

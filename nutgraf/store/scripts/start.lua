@@ -1,7 +1,8 @@
 -- start: claim a job for a worker. A queued job starts; a running one starts again only
 -- when its worker is dead (a redelivery after a crash): while the owner's heartbeat lives,
 -- a second delivery (the broker's visibility timeout, the reconciler) must not run it
--- twice. An ended or expired job cannot start.
+-- twice. An ended or expired job cannot start. A started job leaves its lane's order.
+-- needs: lane_leave.lua
 --
 -- KEYS[1] job           <prefix>:job:<id>
 -- KEYS[2] running_jobs  <prefix>:running:jobs
@@ -22,4 +23,5 @@ end
 redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[1], 'worker', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SREM', KEYS[3], ARGV[3])
+lane_leave(ARGV[4], ARGV[3], redis.call('HGET', KEYS[1], 'owner') or '')
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)

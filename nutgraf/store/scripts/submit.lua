@@ -7,6 +7,8 @@
 -- Jobs.submit tries submit_cached.lua first; the cache is read again here, as a result may
 -- have been stored in between.
 -- needs: answer_from_cache.lua
+-- A new job joins its lane: an interactive one is sent to the broker by the caller at once
+-- (lane:interactive:sent); a bulk one waits in its owner's list for dispatch_bulk.lua.
 --
 -- KEYS[1] cache         <prefix>:cache:<digest>: the cached result, if any
 -- KEYS[2] inflight      <prefix>:inflight:<digest>: the job computing it, if any (with
@@ -27,6 +29,7 @@
 -- ARGV[9] now           epoch seconds: when a cache hit's callback is due
 -- ARGV[10] max_queue    refuse new work while this many jobs are queued; 0: never
 -- ARGV[11] owner        the caller: the job in flight is joined only if it is its owner's
+-- ARGV[12] lane         interactive or bulk
 -- Returns {'cached', id, result, model}, {'created', id}, {'existing', id} or
 -- {'overloaded', ''}.
 local cache, inflight, job_key, text_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -56,14 +59,26 @@ if joinable then
   job = current
 else
   local limit = tonumber(ARGV[10])
-  if limit > 0 and redis.call('SCARD', queued) >= limit then
+  local waiting = redis.call('SCARD', queued) + redis.call('ZCARD', prefix .. 'lane:bulk:pending')
+  if limit > 0 and waiting >= limit then
     return {'overloaded', ''}
   end
   redis.call('SET', inflight, job, 'EX', ttl)
   redis.call('SET', text_key, ARGV[4], 'EX', ttl)
   redis.call('HSET', job_key, unpack(cjson.decode(ARGV[5])))
   redis.call('EXPIRE', job_key, ttl)
-  redis.call('SADD', queued, job)
+  local order = redis.call('INCR', prefix .. 'lane:seq')
+  if ARGV[12] == 'bulk' then
+    redis.call('ZADD', prefix .. 'lane:bulk:pending', order, job)
+    local list = prefix .. 'lane:bulk:owner:' .. ARGV[11]
+    -- An owner is in `turns` exactly while its list holds jobs.
+    if redis.call('RPUSH', list, job) == 1 then
+      redis.call('RPUSH', prefix .. 'lane:bulk:turns', ARGV[11])
+    end
+  else
+    redis.call('SADD', queued, job)
+    redis.call('ZADD', prefix .. 'lane:interactive:sent', order, job)
+  end
 end
 if ARGV[6] ~= '' then
   local watchers = prefix .. 'watchers:' .. job

@@ -43,12 +43,13 @@ from nutgraf.contract.results import (
     Span,
     SummaryResult,
 )
-from nutgraf.contract.states import BATCH_TERMINAL, TERMINAL, BatchStatus, JobStatus
+from nutgraf.contract.states import BATCH_TERMINAL, LANES, TERMINAL, BatchStatus, JobStatus, Lane
 
 __all__ = [
     "BATCH_TERMINAL",
     "DEFAULT_RESULTS_PAGE",
     "HEADLINE_MAX_WORDS",
+    "LANES",
     "MAX_CLIENT_ID_CHARS",
     "MAX_CURSOR",
     "MAX_IDEMPOTENCY_KEY_CHARS",
@@ -75,6 +76,7 @@ __all__ = [
     "InputStats",
     "JobBody",
     "JobStatus",
+    "Lane",
     "Length",
     "Mode",
     "ModelsList",

@@ -21,6 +21,8 @@ MAX_ID_CHARS: Final = 64
 # The client's own id of a batch item.
 MAX_CLIENT_ID_CHARS: Final = 200
 MAX_IDEMPOTENCY_KEY_CHARS: Final = 255
+# A CMS's story id (`ref`): a newer submission with the same ref supersedes the older.
+MAX_REF_CHARS: Final = 200
 
 # The `max_words` option's bounds.
 MAX_WORDS_MIN: Final = 5

@@ -10,15 +10,24 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 
-from nutgraf.contract.limits import MAX_CLIENT_ID_CHARS
+from nutgraf.contract.limits import MAX_CLIENT_ID_CHARS, MAX_REF_CHARS
 from nutgraf.contract.options import (
     OPTION_FIELDS,
     OptionFields,
     SummaryOptions,
     option_fields_model,
 )
+from nutgraf.contract.states import Lane
 
 if TYPE_CHECKING:
     # Type checkers cannot see fields made at run time: the described options have the
@@ -97,6 +106,21 @@ Headline = Annotated[
 ]
 
 
+# A CMS's story id: any characters but controls, at most MAX_REF_CHARS of them.
+StoryRef = Annotated[
+    StrictStr,
+    StringConstraints(min_length=1, max_length=MAX_REF_CHARS),
+    AfterValidator(_no_control_characters),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": MAX_REF_CHARS, "pattern": HEADLINE_PATTERN}
+    ),
+]
+_REF_DESCRIPTION = (
+    "The CMS's story id: a newer submission with the same `ref` from the same "
+    "API key ends this job `cancelled` (error `superseded`) if it has not ended."
+)
+
+
 class _ItemId(BaseModel):
     id: StrictStr = Field(
         min_length=1, max_length=MAX_CLIENT_ID_CHARS, description="The client's own id."
@@ -119,6 +143,11 @@ class SummaryRequest(_DescribedOptions, _Article):
     callback_url: StrictStr | None = Field(
         default=None, description="POSTed the signed job body when it ends (http or https)."
     )
+    priority: Lane | None = Field(
+        default=None,
+        description="The lane: `interactive` (default: someone waits) or `bulk` (a backfill).",
+    )
+    ref: StoryRef | None = Field(default=None, description=_REF_DESCRIPTION)
 
     def options(self) -> SummaryOptions:
         """The output-changing options of this request."""
@@ -129,6 +158,8 @@ class BatchItem(_OptionOverrides, _Article, _ItemId):
     """One article of POST /v1/batches; options left out take the batch's defaults."""
 
     model_config = STRICT
+
+    ref: StoryRef | None = Field(default=None, description=_REF_DESCRIPTION)
 
 
 class _BatchItems(BaseModel):
@@ -150,6 +181,10 @@ class BatchRequest(OptionFields, _BatchItems):
     callback_url: StrictStr | None = Field(
         default=None, description="POSTed the signed batch body when every item has ended."
     )
+    priority: Lane | None = Field(
+        default=None,
+        description="The lane of every item: `bulk` (default: a backfill) or `interactive`.",
+    )
 
     def request_for(self, item: BatchItem) -> SummaryRequest:
         """The single-summary request an item stands for, with the batch's defaults."""
@@ -157,4 +192,10 @@ class BatchRequest(OptionFields, _BatchItems):
         for name in ("model", *OPTION_FIELDS):
             value = getattr(item, name)
             fields[name] = value if value is not None else getattr(self, name)
-        return SummaryRequest(text=item.text, title=item.title, **fields)
+        return SummaryRequest(
+            text=item.text,
+            title=item.title,
+            priority=self.priority or "bulk",
+            ref=item.ref,
+            **fields,
+        )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nutgraf.contract.options import SummaryOptions
 from nutgraf.contract.results import Span
-from nutgraf.contract.states import BatchStatus, CallbackState, JobStatus
+from nutgraf.contract.states import BatchStatus, CallbackState, JobStatus, Lane
 
 
 class ResponseModel(BaseModel):
@@ -120,6 +120,17 @@ class Callback(ResponseModel):
     attempts: list[CallbackAttempt]
 
 
+class QueuePlace(ResponseModel):
+    """Where a queued job stands in its lane."""
+
+    lane: Lane
+    position: int = Field(ge=1, description="1: the next job its lane starts.")
+    eta_s: float | None = Field(
+        description="Seconds until it is expected to start, from the lane's measured recent "
+        "rate; null until a worker of the lane has run anything."
+    )
+
+
 class JobBody(ResponseModel):
     """A summary job: its status, and its summary once it has one."""
 
@@ -150,6 +161,11 @@ class JobBody(ResponseModel):
         "`model_unavailable`, `cancelled`, `unavailable`, `invalid_request`, `text_too_long`)."
     )
     callback: Callback | None = Field(description="Null unless the request had callback_url.")
+    priority: Lane = Field(default="interactive", description="The job's lane.")
+    ref: str | None = Field(default=None, description="The story id it was submitted with.")
+    queue: QueuePlace | None = Field(
+        default=None, description="While `queued`: its lane, position and ETA; else null."
+    )
 
 
 class BatchCounts(ResponseModel):
@@ -177,6 +193,11 @@ class BatchBody(ResponseModel):
     progress: float = Field(ge=0, le=1, description="Ended items / total.")
     callback: Callback | None = Field(description="Null unless the request had callback_url.")
     results_url: str = Field(description="`/v1/batches/<id>/results`.")
+    eta_s: float | None = Field(
+        default=None,
+        description="Seconds until its last queued item is expected to start, from its "
+        "lane's measured recent rate; null when none is queued, or nothing has been measured.",
+    )
 
 
 class BatchResultItem(JobBody):

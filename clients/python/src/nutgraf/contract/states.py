@@ -9,6 +9,11 @@ BatchStatus = Literal["queued", "running", "succeeded", "partially_succeeded", "
 # waiting: the job or batch has not ended; pending: due or being retried.
 CallbackState = Literal["waiting", "pending", "delivered", "failed"]
 
+# interactive: someone waits for this one; bulk: a backfill. Each is its own broker queue,
+# and interactive work starts before any queued bulk work.
+Lane = Literal["interactive", "bulk"]
+LANES: Final = get_args(Lane)
+
 JOB_STATUSES: Final = get_args(JobStatus)
 # A job in one of these has ended, exactly once, and never changes again.
 TERMINAL: Final = ("succeeded", "failed", "cancelled")
