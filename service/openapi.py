@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import copy
 import re
+from importlib.metadata import version
 from typing import Any
 
 from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-import nutgraf
 from nutgraf.contract import (
     DEFAULT_RESULTS_PAGE,
     MAX_IDEMPOTENCY_KEY_CHARS,
@@ -419,7 +419,8 @@ def build_document(app: Flask) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "nutgraf",
-            "version": nutgraf.__version__,
+            # The server distribution's (the `nutgraf` namespace has no __version__).
+            "version": version("nutgraf"),
             "description": DESCRIPTION + _errors_table(),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },

@@ -2,6 +2,8 @@
 
 Read by a newcomer as the map of what may import what:
 - nutgraf/ is the core library: it never imports flask, celery, service or worker;
+- nutgraf.client and nutgraf.contract are a distribution of their own (clients/python/src):
+  they import each other, the standard library, httpx, pydantic and tqdm, nothing else;
 - service/ (the API) never loads the model stack, and uses worker/ only to enqueue;
 - worker/ never imports service/;
 - no import cycle anywhere, imports inside functions included;
@@ -14,6 +16,7 @@ import ast
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +24,12 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 PACKAGES = ("nutgraf", "service", "worker")
+# The client distribution's half of the `nutgraf` namespace, and all it may import.
+CLIENT = ROOT / "clients" / "python"
+CLIENT_SRC = CLIENT / "src"
+CLIENT_TOP = "clients/python/src/nutgraf"
+CLIENT_PACKAGES = ("nutgraf.client", "nutgraf.contract")
+CLIENT_DEPENDENCIES = {"httpx", "pydantic", "tqdm"}
 MAX_MODULE_LINES = 450
 # Third-party stacks each layer must stay free of (checked statically, any nesting).
 CORE_FORBIDDEN = {"flask", "werkzeug", "celery", "kombu", "gunicorn", "service", "worker"}
@@ -54,13 +63,14 @@ def python_files(*tops: str) -> Iterator[Path]:
 
 def module_name(path: Path) -> str:
     """Dotted module name of a project file (a package's __init__ is the package)."""
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    base = CLIENT_SRC if path.is_relative_to(CLIENT_SRC) else ROOT
+    parts = list(path.relative_to(base).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-MODULES = {module_name(p): p for p in python_files(*PACKAGES)}
+MODULES = {module_name(p): p for p in python_files(*PACKAGES, CLIENT_TOP)}
 
 
 def imported_names(path: Path) -> Iterator[tuple[str, int]]:
@@ -167,10 +177,50 @@ def _imports_from(top: str) -> Iterator[tuple[str, str, int]]:
 def test_core_imports_no_web_queue_service_or_worker() -> None:
     found = [
         (where, target)
-        for where, target, _ in _imports_from("nutgraf")
+        for top in ("nutgraf", CLIENT_TOP)
+        for where, target, _ in _imports_from(top)
         if target.split(".")[0] in CORE_FORBIDDEN
     ]
     assert found == []
+
+
+def test_the_client_distribution_imports_only_what_it_declares() -> None:
+    """`pip install ./clients/python` alone must be enough for nutgraf.client to run."""
+    found = [
+        (where, target)
+        for where, target, _ in _imports_from(CLIENT_TOP)
+        if not (
+            target.startswith(tuple(f"{package}." for package in CLIENT_PACKAGES))
+            or target in CLIENT_PACKAGES
+            or target.split(".")[0] in sys.stdlib_module_names | CLIENT_DEPENDENCIES
+        )
+    ]
+    assert found == []
+    project = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"]
+    declared = {requirement.split(">")[0].split("=")[0] for requirement in project["dependencies"]}
+    assert declared == CLIENT_DEPENDENCIES
+
+
+def test_the_server_half_of_the_namespace_has_no_client_packages() -> None:
+    for package in CLIENT_PACKAGES:
+        assert not (ROOT / package.replace(".", "/")).exists(), package
+        assert (CLIENT_SRC / package.replace(".", "/") / "__init__.py").exists(), package
+
+
+def test_both_distributions_ship_the_same_namespace_file() -> None:
+    """A pkgutil-style namespace: either distribution's nutgraf/__init__.py may be the one
+    that runs (or, installed side by side, the one left on disk)."""
+    server, client = ROOT / "nutgraf" / "__init__.py", CLIENT_SRC / "nutgraf" / "__init__.py"
+    assert server.read_bytes() == client.read_bytes()
+    assert "extend_path(__path__, __name__)" in server.read_text()
+
+
+def test_the_client_tests_pin_pytest_like_the_server() -> None:
+    def pytest_pin(pyproject: Path) -> list[str]:
+        extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+        return [r for r in extras["test"] if r.startswith("pytest==")]
+
+    assert pytest_pin(CLIENT / "pyproject.toml") == pytest_pin(ROOT / "pyproject.toml")
 
 
 def test_worker_never_imports_the_web_side() -> None:
@@ -212,7 +262,7 @@ def test_api_imports_no_model_stack() -> None:
     assert ast.literal_eval(run_python(code).strip()) == []
 
 
-@pytest.mark.parametrize("top", [*PACKAGES, "bench", "tests"])
+@pytest.mark.parametrize("top", [*PACKAGES, "clients", "bench", "tests"])
 def test_no_module_over_the_line_limit(top: str) -> None:
     sizes = {
         str(path.relative_to(ROOT)): len(path.read_text().splitlines())
@@ -230,7 +280,7 @@ def _string_constants(path: Path) -> Iterator[str]:
 def test_no_lua_inside_python_strings() -> None:
     offenders = [
         str(path.relative_to(ROOT))
-        for path in python_files(*PACKAGES, "bench")
+        for path in python_files(*PACKAGES, CLIENT_TOP, "bench")
         if any("redis.call(" in s or "redis.pcall(" in s for s in _string_constants(path))
     ]
     assert offenders == []

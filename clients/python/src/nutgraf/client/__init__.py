@@ -16,8 +16,11 @@ honoring `Retry-After`, within bounded attempts and time, each retry logged as a
 a connection refused before the service ever answered (a wrong URL) fails at once.
 Every POST carries an `Idempotency-Key` (generated unless given) that its retries reuse,
 so a retry after a timeout never submits the same work twice. The answers are the
-contract's response models (nutgraf.contract.responses). `nutgraf batch` lives in
-nutgraf.client.batch.
+contract's response models (nutgraf.contract.responses). The `nutgraf-client batch`
+command (the server's `nutgraf batch` too) lives in nutgraf.client.cli and .batch.
+
+Installed on its own (`pip install ./clients/python`: httpx, pydantic, tqdm), without the
+server's model stack.
 """
 
 from nutgraf.client.bodies import BatchCounts, BatchItemResult, BatchResultsPage, BatchStatus, Job

@@ -1,6 +1,6 @@
-"""`nutgraf batch`: summarize a JSONL file or a folder of .txt files through a running
-service, writing each result as it ends; run again with the same output to resume.
-(Its options are defined with the other commands', in nutgraf.cli.)"""
+"""`nutgraf-client batch` (also `nutgraf batch`): summarize a JSONL file or a folder of .txt
+files through a running service, writing each result as it ends; run again with the same
+output to resume. (Its options are defined in nutgraf.client.cli.)"""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from nutgraf.client.http import Client
 from nutgraf.client.stream import ITEM_OPTIONS
 from nutgraf.contract.limits import MAX_CLIENT_ID_CHARS
 from nutgraf.contract.states import TERMINAL
-from nutgraf.settings import Settings
 
 MAX_PROBLEMS_SHOWN = 20
 FSYNC_EVERY_S = 1.0
@@ -201,8 +200,8 @@ class _CountingClient(Client):
         return status
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run `nutgraf batch`; 0 when every item succeeded, 1 if any failed, 2 when nothing was
+def run(args: argparse.Namespace) -> int:
+    """Run `nutgraf-client batch`; 0 when every item succeeded, 1 if any failed, 2 when nothing was
     sent (bad input, or a service that could not be reached or refused the first chunk)."""
     # httpx logs every request at INFO: one line per poll would bury the progress bar.
     for name in ("httpx", "httpcore"):
@@ -258,7 +257,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if to_send:
         if previous:
             _stderr(f"{len(previous)} already in {out}: skipped")
-        api_key = args.api_key or settings.api_key
         sized = _stderr_columns() > 0
         bar = tqdm(
             total=to_send,
@@ -274,7 +272,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             smoothing=0.1,
         )
         synced = time.monotonic()
-        client = _CountingClient(args.url, api_key=api_key)
+        # No --api-key: the Client reads NUTGRAF_API_KEY.
+        client = _CountingClient(args.url, api_key=args.api_key or None)
         # Opened at the first result: a run that sends nothing leaves no output file.
         with client, contextlib.ExitStack() as opened:
             f: TextIO | None = None
