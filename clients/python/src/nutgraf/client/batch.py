@@ -278,7 +278,27 @@ def run(args: argparse.Namespace) -> int:
         with client, contextlib.ExitStack() as opened:
             f: TextIO | None = None
             try:
-                for item in client.batch(records(), chunk_size=args.chunk_size, **options):
+                # The server's estimate for each open chunk: when its last queued item ends.
+                etas: dict[str, float | None] = {}
+
+                def postfix() -> dict[str, Any]:
+                    known = [eta for eta in etas.values() if eta is not None]
+                    shown: dict[str, Any] = {"succeeded": succeeded, "failed": failed}
+                    if known:
+                        shown["server_eta"] = f"{max(known):.0f}s"
+                    return shown
+
+                def show_eta(status: BatchStatus) -> None:
+                    etas[status.id] = status.eta_s if not status.done else None
+                    bar.set_postfix(postfix(), refresh=False)
+
+                for item in client.batch(
+                    records(),
+                    chunk_size=args.chunk_size,
+                    priority=args.priority,
+                    on_status=show_eta,
+                    **options,
+                ):
                     original_id, extra = pending.pop(item.id)
                     if f is None:
                         out.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         failed += 1
                     bar.update(1)
-                    bar.set_postfix(succeeded=succeeded, failed=failed, refresh=False)
+                    bar.set_postfix(postfix(), refresh=False)
             except KeyboardInterrupt:
                 bar.close()
                 _stderr(f"interrupted; {succeeded + failed} result(s) written to {out}")

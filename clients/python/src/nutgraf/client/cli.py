@@ -47,6 +47,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--truncate", action="store_true", default=None, help="cut articles over the window"
     )
+    parser.add_argument(
+        "--priority",
+        choices=("bulk", "interactive"),
+        help="the lane (default bulk: a backfill never delays an editor's click)",
+    )
     parser.add_argument("--chunk-size", type=int, default=100, help="items per POST /v1/batches")
     parser.add_argument(
         "--retry-failed", action="store_true", help="send again the items that failed before"

@@ -7,7 +7,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -159,9 +159,13 @@ class Client:
         callback_url: str | None = None,
         idempotency_key: str | None = None,
         prefer_wait_s: float | None = None,
+        priority: str | None = None,
+        ref: str | None = None,
     ) -> Job:
         """POST one article and return the job as answered: queued, or already done (a
-        cache hit, extractive mode, or finished within `prefer_wait_s`)."""
+        cache hit, extractive mode, or finished within `prefer_wait_s`). `priority` is its
+        lane (`interactive`, the server's default for one article, or `bulk`); `ref` the
+        CMS's story id: a newer submission of the story supersedes this job."""
         body = {"text": text} | _options(
             {
                 "title": title,
@@ -173,6 +177,8 @@ class Client:
                 "strict": strict,
                 "truncate": truncate,
                 "callback_url": callback_url,
+                "priority": priority,
+                "ref": ref,
             }
         )
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
@@ -202,6 +208,8 @@ class Client:
         idempotency_key: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
+        priority: str | None = None,
+        ref: str | None = None,
     ) -> Job:
         """Summarize one article; with `wait` (the default), return the ended job, else
         the job as submitted. `timeout` (seconds) bounds the wait: NutgrafTimeout."""
@@ -222,6 +230,8 @@ class Client:
             callback_url=callback_url,
             idempotency_key=idempotency_key,
             prefer_wait_s=prefer,
+            priority=priority,
+            ref=ref,
         )
         if not wait or job.done:
             return job
@@ -246,7 +256,8 @@ class Client:
             pause = min(pause * 1.5, self.poll_interval_s)
 
     def cancel(self, job_id: str) -> Job:
-        """Cancel a queued job (409 not_cancellable once it runs or ended)."""
+        """Cancel a job that has not ended: queued, or running (its generation stops);
+        409 not_cancellable once it has ended."""
         response = self.request("DELETE", f"/v1/summaries/{job_id}")
         return Job.model_validate(self._json(response))
 
@@ -258,15 +269,17 @@ class Client:
         *,
         idempotency_key: str | None = None,
         callback_url: str | None = None,
+        priority: str | None = None,
         **defaults: Any,
     ) -> BatchStatus:
-        """POST one batch of items (each with `id` and `text`); `defaults` are options
-        for every item (model, length, format, mode, max_words, strict, truncate)."""
+        """POST one batch of items (each with `id` and `text`, optionally `ref`); `defaults`
+        are options for every item (model, length, format, mode, max_words, strict,
+        truncate); `priority` the lane of every item (the server's default: `bulk`)."""
         unknown = set(defaults) - set(ITEM_OPTIONS)
         if unknown:
             raise TypeError(f"unknown batch option(s): {', '.join(sorted(unknown))}")
         body: dict[str, Any] = {"items": [dict(item) for item in items]}
-        body |= _options(defaults | {"callback_url": callback_url})
+        body |= _options(defaults | {"callback_url": callback_url, "priority": priority})
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         response = self.request("POST", "/v1/batches", json=body, headers=headers)
         return BatchStatus.model_validate(self._json(response))
@@ -317,6 +330,8 @@ class Client:
         max_words: int | None = None,
         strict: bool | None = None,
         truncate: bool | None = None,
+        priority: str | None = None,
+        on_status: Callable[[BatchStatus], None] | None = None,
     ) -> Iterator[BatchItemResult]:
         """Summarize many articles: records (dicts with `id`, `text` and optionally
         `title` and per-item options; other keys are not sent) go to POST /v1/batches in
@@ -325,7 +340,9 @@ class Client:
         At most `max_in_flight` items (default two chunks) are sent and not yet yielded,
         so a long input never floods the queue. Chunk i carries the Idempotency-Key
         `{idempotency_key}-{i}` (a random key by default): a retried POST never
-        duplicates a chunk. `timeout` bounds the whole call (NutgrafTimeout)."""
+        duplicates a chunk. `timeout` bounds the whole call (NutgrafTimeout). `priority`
+        is the lane (default `bulk`); `on_status` is told every batch status polled (its
+        counts and `eta_s`)."""
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         defaults = {
@@ -344,5 +361,7 @@ class Client:
             window=max(max_in_flight or 2 * chunk_size, chunk_size),
             defaults=defaults,
             timeout_s=timeout,
+            priority=priority,
+            on_status=on_status,
         )
         yield from run.items(records)

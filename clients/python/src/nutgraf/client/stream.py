@@ -4,7 +4,7 @@ as soon as it ended, with a bounded number of items in flight."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,7 +15,8 @@ from nutgraf.contract.options import OPTION_FIELDS
 
 # What a batch sets for its items, and each item for itself: the model and the options.
 ITEM_OPTIONS = ("model", *OPTION_FIELDS)
-ITEM_FIELDS = frozenset({"id", "text", "title", *ITEM_OPTIONS})
+# `ref`: the CMS's story id; a newer submission of the same story supersedes the older.
+ITEM_FIELDS = frozenset({"id", "text", "title", "ref", *ITEM_OPTIONS})
 
 
 class BatchApi(Protocol):
@@ -29,6 +30,7 @@ class BatchApi(Protocol):
         *,
         idempotency_key: str | None = None,
         callback_url: str | None = None,
+        priority: str | None = None,
         **defaults: Any,
     ) -> BatchStatus: ...
 
@@ -58,6 +60,8 @@ class BatchRun:
     window: int  # most items sent and not yet yielded
     defaults: dict[str, Any]
     timeout_s: float | None = None  # bounds the whole run
+    priority: str | None = None  # the lane of every item (the server's default: bulk)
+    on_status: Callable[[BatchStatus], None] | None = None  # told each batch status polled
 
     def items(self, records: Iterable[Mapping[str, Any]]) -> Iterator[BatchItemResult]:
         """Send the records chunk by chunk while the window has room; yield ended items."""
@@ -112,7 +116,9 @@ class BatchRun:
     ) -> list[tuple[str, list[dict[str, Any]]]]:
         """POST one chunk; a body over the server's size limit is sent as two halves."""
         try:
-            status = self.api.create_batch(items, idempotency_key=key, **self.defaults)
+            status = self.api.create_batch(
+                items, idempotency_key=key, priority=self.priority, **self.defaults
+            )
         except NutgrafError as exc:
             # An article too long fails only its item; a 413 here is the body as a whole.
             if exc.status != 413 or len(items) < 2:
@@ -126,6 +132,8 @@ class BatchRun:
     def _ended_items(self, batch: _OpenBatch) -> list[BatchItemResult]:
         """The items of the batch that ended and were not yielded yet."""
         status = self.api.get_batch(batch.id)
+        if self.on_status is not None:
+            self.on_status(status)
         if status.counts.finished <= len(batch.yielded) and not status.done:
             return []  # nothing new: spare the (larger) results pages
         page_size = min(MAX_RESULTS_PAGE, max(1, len(batch.ids)))
