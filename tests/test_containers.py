@@ -299,3 +299,14 @@ def test_the_documented_broker_url_reaches_the_rabbitmq_service() -> None:
             settings = Settings(broker_url=url)
             assert settings.broker_is_amqp
             assert url.startswith(f"amqp://{user}:") and "@rabbitmq:5672/" in url, url
+
+
+def test_compose_runs_a_worker_per_lane() -> None:
+    """An editor's job never waits behind a bulk micro-batch: each lane has its worker."""
+    lanes = {
+        name: environment(service(name)).get("NUTGRAF_WORKER_LANES")
+        for name in ("worker", "worker-bulk")
+    }
+    assert lanes == {"worker": "interactive", "worker-bulk": "bulk"}
+    assert environment(service("worker-bulk")).get("NUTGRAF_WORKER_NICE") == "19"
+    assert service("worker-bulk")["command"] == ["nutgraf", "worker"]
