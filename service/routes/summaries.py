@@ -180,8 +180,10 @@ def submit_summary(
         ref=req.ref,
     )
     body = submission.body()
-    if submission.outcome == "cached" and not req.callback_url:
-        g.hot_cache_key = submission.cache_key  # the answer may be repeated (service.repeats)
+    if submission.outcome == "cached" and not req.callback_url and not req.ref:
+        # The answer may be repeated (service.repeats); a story's revision must reach the
+        # store every time, to supersede whatever was submitted for it in between.
+        g.hot_cache_key = submission.cache_key
     if submission.outcome == "overloaded":
         # Only new work is refused: cache hits and jobs already in flight are answered.
         raise Overloaded(
