@@ -122,3 +122,25 @@ def test_a_batch_of_too_much_extractive_text_writes_nothing(
     # Abstractive items go to the workers and do not count.
     abstractive = client.post("/v1/batches", json={"items": items})
     assert abstractive.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"priority": "urgent"}, "priority"),
+        ({"priority": 1}, "priority"),
+        ({"ref": "x" * 201}, "ref"),
+        ({"ref": "story\x07"}, "ref"),
+        ({"ref": ""}, "ref"),
+    ],
+)
+def test_a_bad_lane_or_story_id_is_refused_before_anything_is_written(
+    client: FlaskClient, redis_client: redis.Redis, fields: dict[str, Any], named: str
+) -> None:
+    before = job_keys(redis_client)
+    response = client.post("/v1/summaries", json={"text": STORY, **fields})
+    assert named in assert_refused(response, 422, "invalid_request")
+    batch = client.post("/v1/batches", json={"items": [{"id": "1", "text": STORY}], **fields})
+    if named == "priority":
+        assert named in assert_refused(batch, 422, "invalid_request")
+    assert job_keys(redis_client) == before
