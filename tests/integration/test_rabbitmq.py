@@ -110,12 +110,14 @@ def test_a_job_runs_through_rabbitmq(
     assert job["summary"]
 
     # The API and the worker are connected to this vhost (the management API's figures
-    # lag a few seconds), and the worker consumes the durable queue.
+    # lag a few seconds), and the worker consumes both lanes' durable queues.
     wait_for(lambda: admin.connections(vhost) >= 2, 30, "the API's and the worker's connections")
-    assert QueueRow("nutgraf", 1, True) in admin.queues(vhost)
-    # With the consumer timeout it asked for: above the time limit (240 s here).
-    (arguments,) = admin.consumer_arguments(vhost, "nutgraf")
-    assert arguments["x-consumer-timeout"] > 240 * 1000, arguments
+    queues = admin.queues(vhost)
+    for lane_queue in ("nutgraf.interactive", "nutgraf.bulk"):
+        assert QueueRow(lane_queue, 1, True) in queues
+        # With the consumer timeout it asked for: above the time limit (240 s here).
+        (arguments,) = admin.consumer_arguments(vhost, lane_queue)
+        assert arguments["x-consumer-timeout"] > 240 * 1000, arguments
     # RabbitMQ before 3.12 ignores it: the worker says so, loudly.
     version = tuple(int(part) for part in admin.version().split(".")[:2])
     warned = "IGNORES x-consumer-timeout" in amqp_worker.log_tail(200_000)
@@ -177,3 +179,22 @@ def test_readyz_says_when_the_broker_is_unreachable(settings: Settings) -> None:
     body = response.get_json()
     assert body["error"]["code"] == "unavailable"
     assert "broker is unreachable" in body["error"]["message"]
+
+
+def test_a_batch_runs_in_the_bulk_lane_over_amqp(api: str, amqp_worker: WorkerProcess) -> None:
+    items = [
+        {"id": str(n), "text": f"{STORY} Item {n} {uuid.uuid4().hex[:8]}.", "length": "headline"}
+        for n in range(3)
+    ]
+    created = requests.post(f"{api}/v1/batches", json={"items": items}, timeout=30)
+    assert created.status_code == 202, created.text
+    batch_id = created.json()["id"]
+    results = requests.get(f"{api}/v1/batches/{batch_id}/results", timeout=10).json()["items"]
+    assert {item["priority"] for item in results} == {"bulk"}
+
+    def ended() -> dict[str, Any] | None:
+        body: dict[str, Any] = requests.get(f"{api}/v1/batches/{batch_id}", timeout=10).json()
+        return body if body["completed_at"] else None
+
+    batch = wait_for(ended, 240, "the batch to end")
+    assert batch["status"] == "succeeded", (batch, amqp_worker.log_tail())
