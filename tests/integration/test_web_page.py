@@ -399,3 +399,37 @@ def test_unsupported_sentences_and_fallback_are_said_plainly(page: Page, base_ur
     sentences.nth(1).focus()
     expect(page.locator("#article mark")).to_have_count(0)
     assert page.locator("#article").text_content() == article
+
+
+def test_a_queued_job_shows_its_place_and_eta(page: Page, base_url: str) -> None:
+    queued = {
+        "id": "j-queued",
+        "status": "queued",
+        "summary": None,
+        "bullets": None,
+        "sentences": None,
+        "checks": None,
+        "provenance": None,
+        "model": {"name": "smollm2-135m", "revision": "r"},
+        "options": {"length": "short"},
+        "cached": False,
+        "created_at": "2025-01-01T00:00:00Z",
+        "completed_at": None,
+        "input": {"characters": 20},
+        "output": None,
+        "error": None,
+        "callback": None,
+        "priority": "interactive",
+        "ref": None,
+        "queue": {"lane": "interactive", "position": 3, "eta_s": 41.6},
+    }
+    page.route(f"{base_url}/v1/summaries", lambda route: route.fulfill(status=202, json=queued))
+    page.route(
+        f"{base_url}/v1/summaries/j-queued", lambda route: route.fulfill(status=200, json=queued)
+    )
+    page.goto(base_url)
+    page.fill("#text", "The council voted on the budget.")
+    page.click("#submit")
+    expect(page.locator("#status")).to_have_text(
+        re.compile(r"^queued · #3 in the interactive lane · about 42 s · \d+ s$")
+    )
