@@ -2,13 +2,16 @@
 
 One run, in order:
 1. idle: short summaries of single articles, one after another, nothing else running;
-2. a batch of bulk articles (medium) starts; while it runs, short single summaries are sent
-   one after another, each timed to its end, and a queued item of the batch is read;
-3. DELETE of a running single job, timed to `cancelled`; a second POST with the same `ref`;
-4. the batch runs on alone to its end.
+2. a batch of bulk articles (medium) starts; while it runs, the same single articles are
+   sent again one after another, each timed to its end, and a queued item of the batch is
+   read;
+   More singles follow until two micro-batches of the batch have ended;
+3. the batch runs on alone: its next two micro-batches are timed;
+4. DELETE of a running single job, timed to `cancelled`; a second POST with the same `ref`.
 
-It prints each single's time against the idle median, and the batch's throughput while the
-singles flowed against its throughput alone (articles ended per second in each window).
+It prints each single's time against its own idle time, and the batch's throughput while
+singles flowed against its throughput alone: articles per second over two whole micro-batches
+each (items end a micro-batch at a time).
 
     .venv/bin/python bench/lanes.py --data ../shared/data/news-dev.jsonl
 """
@@ -19,10 +22,10 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,15 +63,54 @@ def ended_items(client: httpx.Client, batch_id: str) -> int:
     return int(counts["total"] - counts["queued"] - counts["running"])
 
 
+def _status(client: httpx.Client, job_id: str) -> str:
+    return str(client.get(f"/v1/summaries/{job_id}").json()["status"])
+
+
+class EndWatch:
+    """Polls a batch in a thread of its own and notes when each count of ended items was
+    first seen, so that a window ends when its last micro-batch did, not when the main
+    loop next looked."""
+
+    def __init__(self, base_url: str, batch_id: str) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=60)
+        self.batch_id = batch_id
+        self.first_seen: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.25):
+            ended, now = ended_items(self.client, self.batch_id), time.monotonic()
+            for count in range(ended + 1):
+                self.first_seen.setdefault(count, now)
+
+    def at(self, count: int) -> float:
+        """When at least `count` items had ended (waits for it)."""
+        _wait(lambda: count in self.first_seen, 7200, f"{count} items", 0.25)
+        return self.first_seen[count]
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join()
+        self.client.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="JSONL of {id, text}")
-    parser.add_argument("--idle", type=int, default=3, help="single jobs timed idle")
     parser.add_argument("--batch", type=int, default=40, help="bulk articles in the batch")
-    parser.add_argument("--singles", type=int, default=5, help="single jobs during the batch")
+    parser.add_argument("--singles", type=int, default=5, help="single jobs timed twice")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=16,
+        help="bulk items per throughput window (whole micro-batches: 2 x NUTGRAF_BATCH_SIZE)",
+    )
     args = parser.parse_args()
     texts = [json.loads(line)["text"] for line in args.data.read_text().splitlines()]
-    need = args.idle + args.batch + args.singles + 3
+    need = args.batch + args.singles + 30
     assert len(texts) >= need, f"{need} articles are needed"
     port, redis_port = free_port(), free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="nutgraf-lanes-"))
@@ -89,16 +131,20 @@ def main() -> int:
     report: dict[str, Any] = {"cpu": _cpu()}
     try:
         _wait(lambda: _ready(client), 600, "the service to be ready (both workers)", 1)
-        shorts = iter(texts[args.batch :])
-        idle = [single(client, next(shorts), length="short")[0] for _ in range(args.idle)]
-        idle_s = statistics.median(idle)
+        # Each single is timed twice on the same article: idle, then during the batch (the
+        # titles differ by a word, so the second is no cache hit); articles differ in
+        # length, and so in time, by up to 3 times.
+        singles = texts[args.batch : args.batch + args.singles]
+        shorts = iter(texts[args.batch + args.singles :])
+        idle = [single(client, text, title="Idle run", length="short")[0] for text in singles]
         report["idle_s"] = [round(s, 1) for s in idle]
-        print(f"idle single (short): {[round(s, 1) for s in idle]} s, median {idle_s:.1f} s")
+        print(f"idle singles (short): {report['idle_s']} s")
 
         items = [{"id": str(i), "text": texts[i]} for i in range(args.batch)]
         batch = client.post("/v1/batches", json={"items": items, "length": "medium"}).json()
         batch_id = batch["id"]
         batch_started = time.monotonic()
+        watch = EndWatch(str(client.base_url), batch_id)
         _wait(lambda: client.get(f"/v1/batches/{batch_id}").json()["counts"]["running"], 600, "")
         page = client.get(f"/v1/batches/{batch_id}/results", params={"limit": 100}).json()
         queued = [item for item in page["items"] if item["status"] == "queued"]
@@ -106,37 +152,56 @@ def main() -> int:
         print(f"a queued item of the batch: {report['queued_item']}")
         print(f"the batch: eta_s {client.get(f'/v1/batches/{batch_id}').json()['eta_s']}")
 
-        window_start, ended_at_start = time.monotonic(), ended_items(client, batch_id)
+        # Interactive traffic until `--window` bulk items have ended: the 5 timed singles,
+        # then more singles, one after another, so the window is busy all through.
         during = []
-        for _ in range(args.singles):
-            seconds, final = single(client, next(shorts), length="short")
+        for text, idle_s in zip(singles, idle, strict=True):
+            seconds, final = single(client, text, title="Busy run", length="short")
             during.append(seconds)
             print(
-                f"single during the batch: {seconds:.1f} s ({seconds / idle_s:.2f}x idle), "
-                f"{final['status']}"
+                f"single during the batch: {seconds:.1f} s against {idle_s:.1f} s idle "
+                f"({seconds / idle_s:.2f}x), {final['status']}"
             )
-        window_end, ended_at_end = time.monotonic(), ended_items(client, batch_id)
         report["during_s"] = [round(s, 1) for s in during]
-        report["during_x_idle"] = [round(s / idle_s, 2) for s in during]
+        report["during_x_idle"] = [round(s / i, 2) for s, i in zip(during, idle, strict=True)]
+        more = 0
+        while args.window not in watch.first_seen:
+            single(client, next(shorts), length="short")
+            more += 1
+        with_end = watch.at(args.window)
+        print(f"{more} more singles until {args.window} bulk items had ended")
+        # The same number of bulk items with nobody waiting.
+        alone_end = watch.at(2 * args.window)
+        watch.stop()
+        with_rate = args.window / (with_end - batch_started)
+        alone_rate = args.window / (alone_end - with_end)
+        report["bulk_rate_with_singles"] = round(with_rate, 4)
+        report["bulk_rate_alone"] = round(alone_rate, 4)
+        print(
+            f"bulk articles/s: {with_rate:.4f} while singles flowed (first {args.window} in "
+            f"{with_end - batch_started:.0f} s), {alone_rate:.4f} alone (next {args.window} in "
+            f"{alone_end - with_end:.0f} s); ratio {with_rate / alone_rate:.2f}"
+        )
+        final = _wait(
+            lambda: (b := client.get(f"/v1/batches/{batch_id}").json())["completed_at"] and b,
+            7200,
+            "the batch",
+            2,
+        )
+        report["batch"] = {
+            "status": final["status"],
+            "counts": final["counts"],
+            "seconds": round(time.monotonic() - batch_started, 1),
+        }
+        print(f"batch: {final['status']} {final['counts']} in {report['batch']['seconds']} s")
 
         # Cancel that stops: a long single, DELETEd once it runs.
-        long_job = client.post(
-            "/v1/summaries", json={"text": next(shorts), "length": "long"}
-        ).json()
-        _wait(
-            lambda: client.get(f"/v1/summaries/{long_job['id']}").json()["status"] == "running",
-            600,
-            "the long job to run",
-            0.2,
-        )
+        long_job = client.post("/v1/summaries", json={"text": next(shorts), "length": "long"})
+        long_id = long_job.json()["id"]
+        _wait(lambda: _status(client, long_id) == "running", 600, "the long job to run", 0.2)
         deleted_at = time.monotonic()
-        answer = client.delete(f"/v1/summaries/{long_job['id']}")
-        _wait(
-            lambda: client.get(f"/v1/summaries/{long_job['id']}").json()["status"] == "cancelled",
-            60,
-            "cancelled",
-            0.1,
-        )
+        answer = client.delete(f"/v1/summaries/{long_id}")
+        _wait(lambda: _status(client, long_id) == "cancelled", 60, "cancelled", 0.1)
         report["delete"] = {
             "status": answer.status_code,
             "cancelled_after_s": round(time.monotonic() - deleted_at, 2),
@@ -150,31 +215,6 @@ def main() -> int:
         report["supersede"] = {"first": old["status"], "error": old["error"]}
         print(f"a second POST with the same ref: the first is {old['status']}, {old['error']}")
         _wait(lambda: _ended(client, second["id"]), 1800, "the newer revision")
-
-        alone_start, ended_at_alone = time.monotonic(), ended_items(client, batch_id)
-        final = _wait(
-            lambda: (b := client.get(f"/v1/batches/{batch_id}").json())["completed_at"] and b,
-            7200,
-            "the batch",
-            2,
-        )
-        alone_end = time.monotonic()
-        report["batch"] = {
-            "status": final["status"],
-            "counts": final["counts"],
-            "seconds": round(alone_end - batch_started, 1),
-        }
-        with_rate = (ended_at_end - ended_at_start) / (window_end - window_start)
-        alone_rate = (args.batch - ended_at_alone) / (alone_end - alone_start)
-        report["bulk_rate_with_singles"] = round(with_rate, 4)
-        report["bulk_rate_alone"] = round(alone_rate, 4)
-        print(f"batch: {final['status']} {final['counts']} in {alone_end - batch_started:.0f} s")
-        print(
-            f"bulk articles/s while singles flowed: {with_rate:.4f} "
-            f"({ended_at_end - ended_at_start} in {window_end - window_start:.0f} s); "
-            f"alone: {alone_rate:.4f} ({args.batch - ended_at_alone} in "
-            f"{alone_end - alone_start:.0f} s); ratio {with_rate / alone_rate:.2f}"
-        )
         print(json.dumps(report))
     finally:
         serve.send_signal(signal.SIGINT)
