@@ -155,6 +155,14 @@ def test_worker_metrics_after_a_job(
     assert value(after, "nutgraf_model_load_seconds", **model) > 0
     ended = value(after, "nutgraf_jobs_finished_total", state="succeeded")
     assert ended >= value(before, "nutgraf_jobs_finished_total", state="succeeded") + 1
+    # Per lane: how long it waited, that it ended, and the lane's measured rate.
+    lane = {"lane": "interactive"}
+    name = "nutgraf_lane_wait_seconds"
+    assert value(after, f"{name}_count", **lane) >= value(before, f"{name}_count", **lane) + 1
+    name, done_in_lane = "nutgraf_lane_jobs_finished_total", {**lane, "state": "succeeded"}
+    assert value(after, name, **done_in_lane) >= value(before, name, **done_in_lane) + 1
+    assert value(after, "nutgraf_lane_jobs_per_second", **lane) > 0
+    assert ("nutgraf_lane_queue_depth", frozenset({("lane", "bulk")})) in after
 
     # The worker logged the job's end once, as JSON with the job's figures as fields.
     lines = [json.loads(line) for line in worker.log_tail(500_000).splitlines() if job_id in line]
