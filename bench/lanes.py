@@ -5,7 +5,6 @@ One run, in order:
 2. a batch of bulk articles (medium) starts; while it runs, the same single articles are
    sent again one after another, each timed to its end, and a queued item of the batch is
    read;
-   More singles follow until two micro-batches of the batch have ended;
 3. the batch runs on alone: its next two micro-batches are timed;
 4. DELETE of a running single job, timed to `cancelled`; a second POST with the same `ref`.
 
@@ -152,8 +151,8 @@ def main() -> int:
         print(f"a queued item of the batch: {report['queued_item']}")
         print(f"the batch: eta_s {client.get(f'/v1/batches/{batch_id}').json()['eta_s']}")
 
-        # Interactive traffic until `--window` bulk items have ended: the 5 timed singles,
-        # then more singles, one after another, so the window is busy all through.
+        # The singles run during the batch's first micro-batches: bulk throughput over the
+        # first `--window` items (the singles' window) is compared with the next window.
         during = []
         for text, idle_s in zip(singles, idle, strict=True):
             seconds, final = single(client, text, title="Busy run", length="short")
@@ -164,12 +163,8 @@ def main() -> int:
             )
         report["during_s"] = [round(s, 1) for s in during]
         report["during_x_idle"] = [round(s / i, 2) for s, i in zip(during, idle, strict=True)]
-        more = 0
-        while args.window not in watch.first_seen:
-            single(client, next(shorts), length="short")
-            more += 1
         with_end = watch.at(args.window)
-        print(f"{more} more singles until {args.window} bulk items had ended")
+        print(f"the singles ended with {ended_items(client, batch_id)} bulk items ended")
         # The same number of bulk items with nobody waiting.
         alone_end = watch.at(2 * args.window)
         watch.stop()
