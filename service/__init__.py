@@ -33,9 +33,7 @@ def create_app(settings: Settings | None = None, producer: Celery | None = None)
     # Bodies past this are refused from Content-Length, before they are read.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_chars * BODY_BYTES_PER_CHAR + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    store = JobStore.from_url(
-        settings.redis_url, settings.job_ttl_s, settings.cache_ttl_s, precision=settings.dtype
-    )
+    store = JobStore.from_settings(settings, precision=settings.dtype)
     app.extensions[context.SETTINGS] = settings
     app.extensions[context.STORE] = store
     app.extensions[context.PRODUCER] = producer or create_producer(settings)

@@ -94,13 +94,24 @@ def create_celery(settings: Settings) -> Celery:
 
 def _redis(settings: Settings) -> dict[str, Any]:
     """Transport options of a Redis broker."""
-    return {
+    options: dict[str, Any] = {
         # Above the longest job, or Redis hands a running job to a second worker.
         "visibility_timeout": settings.visibility_timeout,
         "socket_connect_timeout": 2,
         "socket_timeout": 10,
         "retry_on_timeout": True,
     }
+    if settings.redis_sentinels:
+        # kombu's sentinel transport (settings.broker: sentinel://h1:p1;sentinel://h2:p2)
+        # asks them for this master's primary at each connection, so a worker or the API
+        # that reconnects after a failover reaches the new primary.
+        options["master_name"] = settings.redis_sentinel_master
+        options["sentinel_kwargs"] = {
+            "password": settings.redis_sentinel_password,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+        }
+    return options
 
 
 def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], list[Queue]]:

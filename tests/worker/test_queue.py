@@ -99,3 +99,21 @@ def test_asking_an_unreachable_broker_fails_instead_of_retrying_forever() -> Non
     producer = create_producer(Settings(redis_url="redis://127.0.0.1:1/0", broker_url=away))
     with pytest.raises(OperationalError):
         ready_messages(producer)
+
+
+def test_a_redis_broker_behind_sentinels_is_kombus_sentinel_transport() -> None:
+    settings = Settings(
+        redis_url="redis://:secret@nutgraf/2",
+        redis_sentinels="s1:26379,s2:26380",
+        redis_sentinel_master="nutgraf",
+        redis_sentinel_password="watch",
+    )
+    producer = create_producer(settings)
+    # The primary's password and database from NUTGRAF_REDIS_URL, one URL per Sentinel.
+    assert producer.conf.broker_url == (
+        "sentinel://:secret@s1:26379/2;sentinel://:secret@s2:26380/2"
+    )
+    options = producer.conf.broker_transport_options
+    assert options["master_name"] == "nutgraf"
+    assert options["sentinel_kwargs"]["password"] == "watch"
+    assert options["visibility_timeout"] == settings.visibility_timeout
