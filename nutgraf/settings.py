@@ -53,6 +53,17 @@ class Settings(BaseSettings):
         description="Password of the Sentinels themselves (their requirepass), if any; the "
         "primary's is NUTGRAF_REDIS_URL's.",
     )
+    redis_min_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas a write must reach (WAIT) before the API answers 2xx for it or "
+        "a webhook goes out; 0: answer at once (a failover may lose the last writes).",
+    )
+    redis_min_replicas_timeout_ms: int = Field(
+        default=1000,
+        gt=0,
+        description="How long to wait for those replicas; past it the API answers 503.",
+    )
     redis_port: int | None = Field(
         default=None,
         gt=0,

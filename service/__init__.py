@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
-from flask import Flask
+from flask import Flask, Response, request
 
 from nutgraf.models.auto import settle
 from nutgraf.settings import Settings, load_settings
 from nutgraf.store import JobStore
 from service import context
-from service.errors import register_error_handlers
+from service.errors import Unavailable, error_response, register_error_handlers
 from service.repeats import RepeatedHits
 from service.routes import register_routes
 from service.security import install_security
@@ -46,4 +46,26 @@ def create_app(settings: Settings | None = None, producer: Celery | None = None)
 
     app.register_blueprint(metrics)
     install_security(app, settings, store)
+    if settings.redis_min_replicas:
+        app.after_request(_answer_once_replicated)
     return app
+
+
+def _answer_once_replicated(response: Response) -> Response:
+    """A 2xx to a POST or DELETE goes out only once NUTGRAF_REDIS_MIN_REPLICAS replicas
+    have what it wrote: a failover then cannot lose what was answered for. Past the
+    timeout, a 503 instead; the write stands, so the client's retry joins the job."""
+    if request.method not in ("POST", "DELETE") or not 200 <= response.status_code < 300:
+        return response
+    try:
+        kept = context.store().replicated()
+    except Exception as exc:  # Redis away: the same 503 as any request that needs it
+        return error_response(Unavailable(f"redis is unreachable: {exc}"))
+    if kept:
+        return response
+    return error_response(
+        Unavailable(
+            "the write has not reached a Redis replica yet (NUTGRAF_REDIS_MIN_REPLICAS); try "
+            "again with the same Idempotency-Key (the same article joins its job anyway)"
+        )
+    )

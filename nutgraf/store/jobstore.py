@@ -19,6 +19,7 @@ from nutgraf.store.keys import PREFIX, Keys
 from nutgraf.store.lanes import Lanes
 from nutgraf.store.liveness import Liveness
 from nutgraf.store.reconcile import Reconciler
+from nutgraf.store.replication import replicated
 
 
 def connect(
@@ -116,6 +117,9 @@ class JobStore:
         self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
+        # Replicas a write must reach before it is answered for (from_settings sets them).
+        self.min_replicas = 0
+        self.min_replicas_timeout_ms = 1000
         self.liveness = Liveness(client, self.keys)
         self.lanes = Lanes(client, self.keys, self.liveness)
         self.jobs = Jobs(client, self.keys, job_ttl_s, cache_ttl_s, precision, self.lanes)
@@ -169,4 +173,12 @@ class JobStore:
     ) -> JobStore:
         """`from_url` for the Redis of these settings, through the Sentinels when set."""
         client = connect_to(settings, patient=patient)
-        return cls(client, settings.job_ttl_s, settings.cache_ttl_s, precision=precision)
+        store = cls(client, settings.job_ttl_s, settings.cache_ttl_s, precision=precision)
+        store.min_replicas = settings.redis_min_replicas
+        store.min_replicas_timeout_ms = settings.redis_min_replicas_timeout_ms
+        return store
+
+    def replicated(self) -> bool:
+        """True once NUTGRAF_REDIS_MIN_REPLICAS replicas have every write made so far
+        (always, when it is 0); False past its timeout (nutgraf.store.replication)."""
+        return replicated(self.redis, self.keys, self.min_replicas, self.min_replicas_timeout_ms)

@@ -5,157 +5,34 @@ replica."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from sentinels import HOST, MASTER, SentinelSet, fail_over, started_sentinels, wait_until
 
 from nutgraf.contract import SummaryOptions
 from nutgraf.models.specs import ModelSpec
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from nutgraf.store.jobstore import connect_to, primary_address
-from nutgraf.store.server import find_redis_server, free_port
 from service.security import limiter_storage
 from worker.queue import create_producer, enqueue, ready_messages
 
-MASTER = "nutgraf"
-HOST = "127.0.0.1"
-STARTUP_S = 15.0
-FAILOVER_S = 60.0
 MODEL = ModelSpec("tiny", "test/tiny", "main", "seq2seq")
 OPTIONS = SummaryOptions(length="short")
 
 
-def wait_until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """check()'s first truthy answer; fails the test after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with contextlib.suppress(redis.RedisError, OSError):
-            if answer := check():
-                return answer
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.1)
-
-
-@dataclass
-class Node:
-    """One redis-server process (a data node or a Sentinel), its config in its folder."""
-
-    port: int
-    folder: Path
-    args: list[str]
-    process: subprocess.Popen[bytes] | None = field(default=None)
-
-    def start(self) -> None:
-        """Start the process and wait until it answers PING."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / "log.txt").open("ab") as log:
-            self.process = subprocess.Popen(
-                [find_redis_server(), *self.args],
-                cwd=self.folder,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        client = redis.Redis(host=HOST, port=self.port, socket_timeout=1)
-        wait_until(client.ping, STARTUP_S, f"redis on port {self.port}")
-
-    def kill(self) -> None:
-        """SIGKILL, as a crashed host would stop."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, socket_timeout=2, decode_responses=True)
-
-
-@dataclass
-class SentinelSet:
-    """A primary, a replica of it, and three Sentinels watching them."""
-
-    primary: Node
-    replica: Node
-    sentinels: list[Node]
-
-    @property
-    def addresses(self) -> list[str]:
-        return [f"{HOST}:{node.port}" for node in self.sentinels]
-
-    def master_port(self) -> int:
-        """The primary's port as the first Sentinel names it now."""
-        _, port = self.sentinels[0].client().sentinel_get_master_addr_by_name(MASTER)
-        return int(port)
-
-    def nodes(self) -> list[Node]:
-        return [self.primary, self.replica, *self.sentinels]
-
-
-def _data_node(folder: Path, port: int, replica_of: int | None = None) -> Node:
-    args = ["--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
-    args += ["--dir", str(folder), "--daemonize", "no"]
-    if replica_of is not None:
-        args += ["--replicaof", HOST, str(replica_of)]
-    return Node(port, folder, args)
-
-
-def _sentinel(folder: Path, port: int, primary_port: int) -> Node:
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "sentinel.conf"  # Sentinel rewrites it: a file of its own, writable
-    config.write_text(
-        f"port {port}\nbind {HOST}\ndaemonize no\ndir {folder}\n"
-        f"sentinel monitor {MASTER} {HOST} {primary_port} 2\n"
-        f"sentinel down-after-milliseconds {MASTER} 1000\n"
-        f"sentinel failover-timeout {MASTER} 10000\n"
-        f"sentinel parallel-syncs {MASTER} 1\n"
-    )
-    return Node(port, folder, [str(config), "--sentinel"])
-
-
 @pytest.fixture()
 def sentinel_set(tmp_path: Path) -> Iterator[SentinelSet]:
-    """Started, the replica in sync and every Sentinel aware of the others."""
-    primary_port, replica_port = free_port(), free_port()
-    primary = _data_node(tmp_path / "primary", primary_port)
-    replica = _data_node(tmp_path / "replica", replica_port, replica_of=primary_port)
-    sentinels = [
-        _sentinel(tmp_path / f"sentinel-{n}", free_port(), primary_port) for n in (1, 2, 3)
-    ]
-    found = SentinelSet(primary, replica, sentinels)
-    try:
-        for node in found.nodes():
-            node.start()
-        wait_until(
-            lambda: primary.client().info("replication")["connected_slaves"] == 1,
-            STARTUP_S,
-            "the replica to connect",
-        )
-        for node in sentinels:
-            wait_until(
-                lambda node=node: (
-                    int(node.client().sentinel_master(MASTER)["num-other-sentinels"]) == 2
-                ),
-                STARTUP_S,
-                "the Sentinels to find each other",
-            )
+    """A primary, a replica and three Sentinels of this test's own."""
+    with started_sentinels(tmp_path) as found:
         yield found
-    finally:
-        for node in found.nodes():
-            node.kill()
 
 
 def _settings(found: SentinelSet) -> Settings:
@@ -172,12 +49,7 @@ def _fail_over(found: SentinelSet) -> None:
     Sentinels to promote the replica."""
     primary = found.primary.client()
     assert primary.wait(1, 5000) == 1  # everything written so far is on the replica
-    found.primary.kill()
-    wait_until(
-        lambda: found.master_port() == found.replica.port,
-        FAILOVER_S,
-        "the Sentinels to promote the replica",
-    )
+    fail_over(found)
 
 
 def test_settings_without_a_master_name_are_refused() -> None:
@@ -271,3 +143,38 @@ def test_the_api_names_its_primary_and_answers_503_while_it_fails_over(
     after = client.get("/readyz")
     assert after.status_code == 200, after.get_json()
     assert after.get_json()["redis"] == f"{HOST}:{sentinel_set.replica.port}"
+
+
+def test_with_min_replicas_a_2xx_waits_for_a_replica_or_becomes_a_503(
+    sentinel_set: SentinelSet,
+) -> None:
+    """NUTGRAF_REDIS_MIN_REPLICAS=1: answered once the replica has the write (WAIT); with
+    the replica gone, a 503 with Retry-After after the timeout, and the write stands."""
+    from service import create_app
+
+    settings = _settings(sentinel_set).model_copy(
+        update={
+            "model": "smollm2-135m",
+            "redis_min_replicas": 1,
+            "redis_min_replicas_timeout_ms": 300,
+        }
+    )
+    store = JobStore.from_settings(settings)
+    assert store.replicated()
+    client = create_app(settings).test_client()
+    ready = {"models": {"smollm2-135m": {"state": "ready"}}, "loading": False}
+    store.liveness.heartbeat("test-worker", ready, 120)
+    text = f"An article about the harbour {uuid.uuid4().hex}."
+    assert client.post("/v1/summaries", json={"text": text}).status_code == 202
+
+    sentinel_set.replica.kill()
+    started = time.monotonic()
+    assert not store.replicated()
+    assert 0.25 < time.monotonic() - started < 5
+    other = f"An article about the bridge {uuid.uuid4().hex}."
+    refused = client.post("/v1/summaries", json={"text": other})
+    assert refused.status_code == 503, refused.get_json()
+    assert refused.headers["Retry-After"]
+    assert "NUTGRAF_REDIS_MIN_REPLICAS" in refused.get_json()["error"]["message"]
+    # Reads are answered as ever.
+    assert client.get("/readyz").status_code == 200
