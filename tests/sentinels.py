@@ -45,6 +45,7 @@ class Node:
     folder: Path
     args: list[str]
     process: subprocess.Popen[bytes] | None = field(default=None)
+    _client: redis.Redis | None = field(default=None)
 
     def start(self) -> None:
         """Start the process and wait until it answers PING."""
@@ -57,8 +58,7 @@ class Node:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        client = redis.Redis(host=HOST, port=self.port, socket_timeout=1)
-        wait_until(client.ping, STARTUP_S, f"redis on port {self.port}")
+        wait_until(self.client().ping, STARTUP_S, f"redis on port {self.port}")
 
     def kill(self) -> None:
         """SIGKILL, as a crashed host would stop."""
@@ -67,7 +67,25 @@ class Node:
             self.process.wait(10)
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host=HOST, port=self.port, socket_timeout=2, decode_responses=True)
+        """This node's one plain client (it connects again after a restart)."""
+        if self._client is None:
+            self._client = redis.Redis(
+                host=HOST, port=self.port, socket_timeout=2, decode_responses=True
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Close the client's connections (the process is killed apart)."""
+        if self._client is not None:
+            self._client.close()
+
+
+def close_client(client: redis.Redis) -> None:
+    """Close a client and, when it follows Sentinels, its clients of each Sentinel."""
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", []):
+        sentinel.close()
+    client.close()
 
 
 @dataclass
@@ -143,6 +161,7 @@ def started_sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
     finally:
         for node in found.nodes():
             node.kill()
+            node.close()
 
 
 def fail_over(found: SentinelSet, timeout_s: float = FAILOVER_S) -> None:

@@ -9,12 +9,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
-from sentinels import HOST, MASTER, SentinelSet, fail_over, started_sentinels, wait_until
+from sentinels import (
+    HOST,
+    MASTER,
+    SentinelSet,
+    close_client,
+    fail_over,
+    started_sentinels,
+    wait_until,
+)
 
 from nutgraf.contract import SummaryOptions
 from nutgraf.models.specs import ModelSpec
@@ -33,6 +42,15 @@ def sentinel_set(tmp_path: Path) -> Iterator[SentinelSet]:
     """A primary, a replica and three Sentinels of this test's own."""
     with started_sentinels(tmp_path) as found:
         yield found
+
+
+@pytest.fixture()
+def opened() -> Iterator[list[Any]]:
+    """Clients a test opened, closed after it (with their Sentinel clients)."""
+    clients: list[Any] = []
+    yield clients
+    for client in clients:
+        close_client(client)
 
 
 def _settings(found: SentinelSet) -> Settings:
@@ -60,17 +78,20 @@ def test_settings_without_a_master_name_are_refused() -> None:
 
 
 def test_the_store_limits_and_broker_follow_the_primary_through_a_failover(
-    sentinel_set: SentinelSet,
+    sentinel_set: SentinelSet, opened: list[Any]
 ) -> None:
     settings = _settings(sentinel_set)
     # The store: a job written through Lua (submit.lua), read back.
     store = JobStore.from_settings(settings, patient=True)
+    opened.append(store.redis)
     assert primary_address(store.redis) == f"{HOST}:{sentinel_set.primary.port}"
     before = store.submit(f"an article {uuid.uuid4().hex}", None, MODEL, OPTIONS)
     assert store.get(before.job_id) is not None
     # The rate limits' storage, as service.security builds it.
     uri, options = limiter_storage(settings)
-    limiter = MovingWindowRateLimiter(storage_from_string(uri, **options))
+    storage = storage_from_string(uri, **options)
+    opened.extend([storage.storage, storage.storage_slave])  # type: ignore[attr-defined]
+    limiter = MovingWindowRateLimiter(storage)
     per_minute = RateLimitItemPerMinute(100)
     assert limiter.hit(per_minute, "key")
     # The broker: kombu's sentinel transport, as the API and the workers build it.
@@ -92,27 +113,31 @@ def test_the_store_limits_and_broker_follow_the_primary_through_a_failover(
     assert limiter.get_window_stats(per_minute, "key").remaining == 98
     enqueue(producer, "job-after")
     assert ready_messages(producer) == 2
+    producer.close()
 
 
-def test_a_fresh_client_asks_the_sentinels(sentinel_set: SentinelSet) -> None:
+def test_a_fresh_client_asks_the_sentinels(sentinel_set: SentinelSet, opened: list[Any]) -> None:
     """connect_to names the Sentinels' primary, not NUTGRAF_REDIS_URL's host."""
     settings = _settings(sentinel_set)
     assert settings.redis_url == f"redis://{MASTER}/0"  # a name, never dialled
     client = connect_to(settings)
+    opened.append(client)
     client.set("probe", "1")
     assert sentinel_set.primary.client().get("probe") == "1"
 
 
 def test_the_api_names_its_primary_and_answers_503_while_it_fails_over(
-    sentinel_set: SentinelSet,
+    sentinel_set: SentinelSet, opened: list[Any]
 ) -> None:
     """/readyz names the primary before and after; meanwhile a POST gets a 202, or a 503
     with Retry-After, never another status."""
     from service import create_app
 
     settings = _settings(sentinel_set).model_copy(update={"model": "smollm2-135m"})
-    client = create_app(settings).test_client()
+    app = create_app(settings)
+    client = app.test_client()
     store = JobStore.from_settings(settings)
+    opened.extend([store.redis, app.extensions["nutgraf.store"].redis])
     ready = {"models": {"smollm2-135m": {"state": "ready"}}, "loading": False}
     store.liveness.heartbeat("test-worker", ready, 120)
 
@@ -146,7 +171,7 @@ def test_the_api_names_its_primary_and_answers_503_while_it_fails_over(
 
 
 def test_with_min_replicas_a_2xx_waits_for_a_replica_or_becomes_a_503(
-    sentinel_set: SentinelSet,
+    sentinel_set: SentinelSet, opened: list[Any]
 ) -> None:
     """NUTGRAF_REDIS_MIN_REPLICAS=1: answered once the replica has the write (WAIT); with
     the replica gone, a 503 with Retry-After after the timeout, and the write stands."""
@@ -161,7 +186,9 @@ def test_with_min_replicas_a_2xx_waits_for_a_replica_or_becomes_a_503(
     )
     store = JobStore.from_settings(settings)
     assert store.replicated()
-    client = create_app(settings).test_client()
+    app = create_app(settings)
+    client = app.test_client()
+    opened.extend([store.redis, app.extensions["nutgraf.store"].redis])
     ready = {"models": {"smollm2-135m": {"state": "ready"}}, "loading": False}
     store.liveness.heartbeat("test-worker", ready, 120)
     text = f"An article about the harbour {uuid.uuid4().hex}."
