@@ -46,12 +46,11 @@ def warn_if_redis_may_evict(settings: Settings) -> None:
     """Log one loud warning when Redis's maxmemory-policy lets it evict keys."""
     import redis
 
+    from nutgraf.store.jobstore import connect_to
     from nutgraf.store.keys import Keys
     from nutgraf.store.liveness import Liveness
 
-    client = redis.Redis.from_url(
-        settings.redis_url or "", socket_connect_timeout=2, socket_timeout=2
-    )
+    client = connect_to(settings)
     try:
         policy = Liveness(client, Keys()).eviction_policy()
     except redis.RedisError:

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -37,6 +38,31 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None,
         description="Queue broker: redis(s):// or amqp(s):// (RabbitMQ); unset: the Redis URL.",
+    )
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host:port of Redis Sentinels; set: the store, the cache, "
+        "rate limits and a Redis broker follow the primary they name through a failover.",
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None,
+        description="The master's name the Sentinels monitor (required with Sentinels).",
+    )
+    redis_sentinel_password: str | None = Field(
+        default=None,
+        description="Password of the Sentinels themselves (their requirepass), if any; the "
+        "primary's is NUTGRAF_REDIS_URL's.",
+    )
+    redis_min_replicas: int = Field(
+        default=0,
+        ge=0,
+        description="Replicas a write must reach (WAIT) before the API answers 2xx for it or "
+        "a webhook goes out; 0: answer at once (a failover may lose the last writes).",
+    )
+    redis_min_replicas_timeout_ms: int = Field(
+        default=1000,
+        gt=0,
+        description="How long to wait for those replicas; past it the API answers 503.",
     )
     redis_port: int | None = Field(
         default=None,
@@ -193,7 +219,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=30, description="How long /hf waits for summaries before a 503."
     )
 
-    @field_validator("models", "api_keys", "cors_origins", "worker_lanes", mode="before")
+    @field_validator(
+        "models", "api_keys", "cors_origins", "worker_lanes", "redis_sentinels", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -270,6 +298,33 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _check_sentinels(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _sentinels_name_their_master(self) -> Settings:
+        # With Sentinels, NUTGRAF_REDIS_URL only carries the primary's password, database
+        # and TLS; its host is the master's name, never dialled. Filled in when unset, so
+        # that everything asking "is there a Redis?" finds one (and `nutgraf serve` starts
+        # none of its own).
+        if not self.redis_sentinels:
+            return self
+        if not self.redis_sentinel_master:
+            raise ValueError(
+                "NUTGRAF_REDIS_SENTINEL_MASTER is required with NUTGRAF_REDIS_SENTINELS"
+            )
+        if self.redis_url is None:
+            object.__setattr__(self, "redis_url", f"redis://{self.redis_sentinel_master}/0")
+        elif self.redis_url.startswith("unix://"):
+            raise ValueError("NUTGRAF_REDIS_URL cannot be unix:// with NUTGRAF_REDIS_SENTINELS")
+        return self
+
     @field_validator("broker_url")
     @classmethod
     def _check_broker_url(cls, value: str | None) -> str | None:
@@ -309,8 +364,20 @@ class Settings(BaseSettings):
     @property
     def broker(self) -> str | None:
         """The broker URL in effect: NUTGRAF_BROKER_URL, else the Redis URL (which
-        `nutgraf serve` fills in with its own Redis when NUTGRAF_REDIS_URL is unset)."""
-        return self.broker_url or self.redis_url
+        `nutgraf serve` fills in with its own Redis when NUTGRAF_REDIS_URL is unset), or
+        with Sentinels kombu's `sentinel://h1:p1;sentinel://h2:p2` (worker.app adds the
+        master's name as a transport option)."""
+        if self.broker_url:
+            return self.broker_url
+        if self.redis_sentinels and self.redis_url:
+            # The URL's password and database are the primary's, as in NUTGRAF_REDIS_URL.
+            parts = urlsplit(self.redis_url)
+            auth = parts.netloc.rpartition("@")[0]
+            login = f"{auth}@" if auth else ""
+            return ";".join(
+                f"sentinel://{login}{address}{parts.path}" for address in self.redis_sentinels
+            )
+        return self.redis_url
 
     @property
     def broker_is_amqp(self) -> bool:

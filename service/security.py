@@ -7,10 +7,12 @@ import hmac
 import logging
 import math
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_cors import CORS
 from flask_limiter import Limiter, RequestLimit
+from redis.connection import parse_url
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from nutgraf.settings import Settings
@@ -114,11 +116,34 @@ def _rate_limit_key() -> str:
     return client or f"addr:{request.remote_addr or 'unknown'}"
 
 
-def _limiter_storage_uri(redis_url: str) -> str:
+def limiter_storage(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """The limits library's storage URI and options for the job store's Redis."""
+    assert settings.redis_url  # create_app refuses to start without it
+    options: dict[str, Any] = {
+        "key_prefix": RATE_LIMIT_PREFIX,
+        "socket_connect_timeout": LIMITER_REDIS_TIMEOUT_S,
+        "socket_timeout": LIMITER_REDIS_TIMEOUT_S,
+    }
+    if settings.redis_sentinels:
+        # redis+sentinel://h1:p1,h2:p2/<master>: limits asks the Sentinels for the primary
+        # and follows a failover as the store does. The primary's login and database are
+        # NUTGRAF_REDIS_URL's; the Sentinels' own password is set apart (limits would
+        # otherwise send the primary's to them too).
+        primary = parse_url(settings.redis_url)
+        options.update({k: primary[k] for k in ("username", "password", "db") if k in primary})
+        options["sentinel_kwargs"] = {
+            "password": settings.redis_sentinel_password,
+            "socket_connect_timeout": LIMITER_REDIS_TIMEOUT_S,
+            "socket_timeout": LIMITER_REDIS_TIMEOUT_S,
+        }
+        # Counted on the primary only: a replica's count may lag behind.
+        options["use_replicas"] = False
+        sentinels = ",".join(settings.redis_sentinels)
+        return f"redis+sentinel://{sentinels}/{settings.redis_sentinel_master}", options
     # The limits library spells Unix sockets redis+unix://.
-    if redis_url.startswith("unix://"):
-        return "redis+unix://" + redis_url.removeprefix("unix://")
-    return redis_url
+    if settings.redis_url.startswith("unix://"):
+        return "redis+unix://" + settings.redis_url.removeprefix("unix://"), options
+    return settings.redis_url, options
 
 
 def _on_breach(limit: RequestLimit) -> Response:
@@ -135,18 +160,14 @@ def _on_breach(limit: RequestLimit) -> Response:
 def _install_rate_limit(app: Flask, settings: Settings) -> None:
     if not settings.rate_limit:
         return
-    assert settings.redis_url  # create_app refuses to start without it
+    storage_uri, storage_options = limiter_storage(settings)
     limiter = Limiter(
         _rate_limit_key,
         # Application limits share one budget across every route, per key.
         application_limits=[settings.rate_limit],
         # Storage in the job store's Redis: every gunicorn process spends the same budget.
-        storage_uri=_limiter_storage_uri(settings.redis_url),
-        storage_options={
-            "key_prefix": RATE_LIMIT_PREFIX,
-            "socket_connect_timeout": LIMITER_REDIS_TIMEOUT_S,
-            "socket_timeout": LIMITER_REDIS_TIMEOUT_S,
-        },
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         # Exact: a client is refused only with `limit` calls in the last window, and
         # Retry-After is when the oldest of them leaves it.
         strategy="moving-window",

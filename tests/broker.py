@@ -49,6 +49,7 @@ class QueueRow:
     name: str
     consumers: int
     durable: bool
+    type: str  # classic, quorum or stream
 
 
 class Admin(Protocol):
@@ -122,8 +123,11 @@ class Rabbitmqctl:
         return sum(1 for row in self.rows("list_connections", "vhost") if row == [vhost])
 
     def queues(self, vhost: str) -> list[QueueRow]:
-        rows = self.rows("list_queues", "-p", vhost, "name", "consumers", "durable")
-        return [QueueRow(name, int(count), durable == "true") for name, count, durable in rows]
+        rows = self.rows("list_queues", "-p", vhost, "name", "consumers", "durable", "type")
+        return [
+            QueueRow(name, int(count), durable == "true", kind)
+            for name, count, durable, kind in rows
+        ]
 
     def consumer_arguments(self, vhost: str, queue: str) -> list[dict[str, Any]]:
         found = []
@@ -176,7 +180,10 @@ class ManagementApi:
 
     def queues(self, vhost: str) -> list[QueueRow]:
         rows = self.call("GET", f"/queues/{quote(vhost, safe='')}")
-        return [QueueRow(q["name"], int(q.get("consumers", 0)), bool(q["durable"])) for q in rows]
+        return [
+            QueueRow(q["name"], int(q.get("consumers", 0)), bool(q["durable"]), q["type"])
+            for q in rows
+        ]
 
     def consumer_arguments(self, vhost: str, queue: str) -> list[dict[str, Any]]:
         rows = self.call("GET", f"/consumers/{quote(vhost, safe='')}")

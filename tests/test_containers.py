@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -310,3 +311,56 @@ def test_compose_runs_a_worker_per_lane() -> None:
     assert lanes == {"worker": "interactive", "worker-bulk": "bulk"}
     assert environment(service("worker-bulk")).get("NUTGRAF_WORKER_NICE") == "19"
     assert service("worker-bulk")["command"] == ["nutgraf", "worker"]
+
+
+SENTINEL_PROFILE = {
+    *("redis-primary", "redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"),
+    *("api-ha", "worker-ha-1", "worker-ha-2"),
+}
+
+
+def test_compose_yaml_is_valid_against_the_compose_specification() -> None:
+    """The whole file, every profile, against the Compose Specification's own JSON schema
+    (vendored from compose-spec/compose-spec, schema/compose-spec.json, Apache-2.0): the
+    offline stand-in for `docker compose config`, which needs Docker (not on this machine)."""
+    schema = json.loads((ROOT / "tests/data/compose/compose-spec.json").read_text())
+    # Draft 7, as its $schema says (spelt without the "#" jsonschema looks it up by).
+    validator = jsonschema.Draft7Validator(schema)
+    validator.validate(compose())
+    misspelt = json.loads(json.dumps(compose()))
+    misspelt["services"]["api"]["helthcheck"] = misspelt["services"]["api"].pop("healthcheck")
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(misspelt)
+
+
+def test_the_sentinel_profile_runs_a_primary_a_replica_three_sentinels_and_two_workers() -> None:
+    profiled = {
+        name for name, svc in compose()["services"].items() if "sentinel" in svc.get("profiles", [])
+    }
+    assert profiled == SENTINEL_PROFILE
+    replica = service("redis-replica")["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis-primary", "6379"]
+    master = environment(service("api-ha"))["NUTGRAF_REDIS_SENTINEL_MASTER"]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        script = service(name)["command"][-1]
+        monitor = re.search(r"sentinel monitor (\S+) (\S+) (\d+) (\d+)", script)
+        assert monitor, script
+        assert monitor.groups() == (master, "redis-primary", "6379", "2")  # 2 of 3 agree
+        assert "--sentinel" in script
+        # Sentinel rewrites its config: it lives in a volume of its own.
+        (volume,) = service(name)["volumes"]
+        assert volume == f"{name}-data:/data" and f"{name}-data" in compose()["volumes"]
+    for name in ("api-ha", "worker-ha-1", "worker-ha-2"):
+        env = environment(service(name))
+        settings = Settings(**{k.removeprefix("NUTGRAF_").lower(): v for k, v in env.items()
+                               if k.startswith("NUTGRAF_") and "${" not in v})  # fmt: skip
+        sentinels = [address.split(":")[0] for address in settings.redis_sentinels]
+        assert sentinels == ["sentinel-1", "sentinel-2", "sentinel-3"]
+        assert "NUTGRAF_REDIS_URL" not in env  # the Sentinels name the primary
+        assert set(service(name)["depends_on"]) == {"sentinel-1", "sentinel-2", "sentinel-3"}
+    workers = [service(name) for name in ("worker-ha-1", "worker-ha-2")]
+    assert all(w["command"] == ["nutgraf", "worker"] for w in workers)
+    # The default project never needs a profile's service.
+    for name, svc in compose()["services"].items():
+        if not svc.get("profiles"):
+            assert not set(svc.get("depends_on") or {}) & SENTINEL_PROFILE, name

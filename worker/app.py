@@ -15,6 +15,21 @@ from nutgraf.settings import Settings
 QUEUES: dict[Lane, str] = {"interactive": "nutgraf.interactive", "bulk": "nutgraf.bulk"}
 SUMMARIZE_TASK = "nutgraf.summarize"
 
+# RabbitMQ lane queues are quorum queues: replicated on a cluster's nodes (Raft), so a node
+# lost takes no queue and no accepted message with it; a classic queue lives on one node.
+# Fixed, not settings: every declarer must agree, or RabbitMQ refuses the redeclaration
+# (PRECONDITION_FAILED), and a queue keeps its arguments for life (docs/deploying.md).
+QUORUM_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "quorum",
+    # The poison-message guard: a message delivered this often without an ack (the worker
+    # that took it died each time, before the job record counted a start) is dropped rather
+    # than kill workers forever. Above what the job record reaches first: it fails a job
+    # after NUTGRAF_MAX_JOB_ATTEMPTS starts, and a prefetched message also comes back each
+    # time its worker dies. A job still queued when its message is dropped is sent again by
+    # the sweep (NUTGRAF_REQUEUE_AFTER_S). 20 is RabbitMQ 4's own default.
+    "x-delivery-limit": 20,
+}
+
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for these settings, without tasks (worker.main registers them)."""
@@ -38,8 +53,11 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         # Room for two batches per pool process: one running, the next one filling. On
-        # RabbitMQ this is basic.qos on the worker's one channel, which has one consumer,
-        # so per-channel (global, 3.x) and per-consumer (4.x) prefetch come to the same.
+        # RabbitMQ's quorum queues the prefetch is per consumer (they refuse global QoS, and
+        # Celery turns it off when it sees them: worker_detect_quorum_queues), so a worker
+        # on both lanes may hold this much of each lane; lanes are meant to have workers of
+        # their own (docs/lanes.md). Per consumer, the count is fixed once consuming: Celery
+        # cannot lower it at run time (autoscale), which nutgraf never asks of it.
         worker_prefetch_multiplier=2 * settings.batch_size,
         broker_transport_options=transport,
         result_backend_transport_options=transport,
@@ -62,6 +80,11 @@ def create_celery(settings: Settings) -> Celery:
             "interval_step": 0.5,
             "interval_max": 1,
         },
+        # Celery's default, named: with quorum queues it must turn global QoS off.
+        worker_detect_quorum_queues=True,
+        # Celery's consumer, without the native delayed delivery it adds for quorum queues
+        # (28 more quorum queues and their exchanges): nutgraf sends no eta or countdown.
+        worker_consumer="worker.consumer:Consumer",
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         enable_utc=True,
@@ -71,13 +94,24 @@ def create_celery(settings: Settings) -> Celery:
 
 def _redis(settings: Settings) -> dict[str, Any]:
     """Transport options of a Redis broker."""
-    return {
+    options: dict[str, Any] = {
         # Above the longest job, or Redis hands a running job to a second worker.
         "visibility_timeout": settings.visibility_timeout,
         "socket_connect_timeout": 2,
         "socket_timeout": 10,
         "retry_on_timeout": True,
     }
+    if settings.redis_sentinels:
+        # kombu's sentinel transport (settings.broker: sentinel://h1:p1;sentinel://h2:p2)
+        # asks them for this master's primary at each connection, so a worker or the API
+        # that reconnects after a failover reaches the new primary.
+        options["master_name"] = settings.redis_sentinel_master
+        options["sentinel_kwargs"] = {
+            "password": settings.redis_sentinel_password,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+        }
+    return options
 
 
 def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], list[Queue]]:
@@ -96,14 +130,13 @@ def _rabbitmq(settings: Settings) -> tuple[dict[str, Any], list[Queue]]:
     # ran, after waiting behind the running batch, so the worker asks for a longer timeout
     # per consumer (x-consumer-timeout as a consume argument, RabbitMQ 3.12+): it follows
     # this worker's own time limit, where a queue argument stays what the queue was first
-    # declared with (and a redeclaration that differs may be refused).
+    # declared with (and a redeclaration that differs is refused).
     # Older RabbitMQ ignores it; set consumer_timeout in rabbitmq.conf there (docs/deploying.md).
-    # A classic durable queue: a delivery limit (quorum queues) adds nothing to the
-    # job record's own attempt count (NUTGRAF_MAX_JOB_ATTEMPTS).
     queues = [
         Queue(
             name,
             durable=True,
+            queue_arguments=QUORUM_ARGUMENTS,
             consumer_arguments={"x-consumer-timeout": settings.consumer_timeout * 1000},
         )
         for name in QUEUES.values()

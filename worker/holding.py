@@ -28,7 +28,7 @@ def hold_received_jobs(app: Celery, settings: Settings) -> str:
     heartbeat; returns the consumer's id."""
     consumer_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     # Not patient: a note that cannot be written is skipped, never waited for.
-    store = JobStore.from_url(settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s)
+    store = JobStore.from_settings(settings)
 
     def beat() -> None:
         while True:  # a daemon thread: it ends with its process

@@ -178,9 +178,7 @@ def init(settings: Settings, processes: int) -> Runtime:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    store = JobStore.from_url(
-        settings.redis_url or "", settings.job_ttl_s, settings.cache_ttl_s, patient=True
-    )
+    store = JobStore.from_settings(settings, patient=True)
     telemetry = Telemetry(store.redis, store.prefix)
     summarizers = SummarizerCache.from_settings(
         settings, on_load=lambda spec, seconds: telemetry.model_loaded(spec.name, seconds)

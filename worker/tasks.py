@@ -70,6 +70,16 @@ def run_summary_jobs(job_ids: list[str]) -> None:
         log.exception("batch failed outside the model")
         run.fail_unended("internal_error", f"{type(exc).__name__}: {exc}")
     run.record_rates()
+    # The messages are acknowledged after this: first the ends should be on a replica
+    # (NUTGRAF_REDIS_MIN_REPLICAS). If they are not, a failover may lose them, and the
+    # reconciler runs those jobs again.
+    try:
+        kept = rt.store.replicated()
+    except Exception as exc:  # Redis away: the same holds
+        log.warning("could not wait for a Redis replica: %s", exc)
+    else:
+        if not kept:
+            log.warning("the ends of %d job(s) have not reached a replica", len(job_ids))
 
 
 def _dispatch_bulk() -> None:

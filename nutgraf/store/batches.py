@@ -14,7 +14,7 @@ from nutgraf.store.bodies import batch_body, public_body
 from nutgraf.store.ids import new_job_id, now_rfc3339
 from nutgraf.store.jobs import Jobs, record_of
 from nutgraf.store.keys import Keys
-from nutgraf.store.lua import LuaScript
+from nutgraf.store.lua import LuaScript, execute_reads
 
 # Items pushed per RPUSH, so that a batch of thousands is not one huge command.
 _PUSH_CHUNK = 500
@@ -168,10 +168,12 @@ class Batches:
         """One page of a batch's items, each the job body under the client's own id."""
         items = self._items(batch_id, cursor, cursor + limit)  # one extra: more?
         page, more = items[:limit], len(items) > limit
-        with self.redis.pipeline() as pipe:
+
+        def queue(pipe: Any) -> None:
             for _, job_id in page:
                 self.jobs.read(job_id, client=pipe)
-            records = [record_of(flat) for flat in pipe.execute()]
+
+        records = [record_of(flat) for flat in execute_reads(self.redis, queue)]
         queued = [job_id for (_, job_id), raw in zip(page, records, strict=True)
                   if raw is not None and raw.get("status") == "queued"]  # fmt: skip
         places = self.jobs.lanes.places(queued) if queued else {}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.connection import parse_url
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
+from nutgraf.settings import Settings
 from nutgraf.store.batches import Batches
 from nutgraf.store.idempotency import IdempotencyKeys
 from nutgraf.store.jobs import Jobs
@@ -15,21 +19,79 @@ from nutgraf.store.keys import PREFIX, Keys
 from nutgraf.store.lanes import Lanes
 from nutgraf.store.liveness import Liveness
 from nutgraf.store.reconcile import Reconciler
+from nutgraf.store.replication import replicated
 
 
-def connect(url: str, *, patient: bool = False) -> redis.Redis:
+def connect(
+    url: str,
+    *,
+    patient: bool = False,
+    sentinels: Sequence[str] = (),
+    master: str | None = None,
+    sentinel_password: str | None = None,
+) -> redis.Redis:
     """A lazy client. `patient` clients (workers) ride out a Redis restart of about a
-    minute; impatient ones (the API) fail fast so clients get a 503 at once."""
+    minute; impatient ones (the API) fail fast so clients get a 503 at once.
+
+    With `sentinels` (host:port each) the client asks them for `master`'s primary and asks
+    again whenever a connection fails or lands on a demoted primary (READONLY), so it
+    follows a failover; `url` then gives only the primary's password, database and TLS."""
     retry = Retry(ExponentialBackoff(cap=5.0, base=0.2), retries=20 if patient else 1)
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=2,
-        socket_timeout=10,
-        health_check_interval=15,
-        retry=retry,
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+        "health_check_interval": 15,
+        "retry": retry,
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
+    if not sentinels:
+        return redis.Redis.from_url(url, **options)
+    if not master:
+        raise ValueError("a master name is needed with sentinels")
+    primary = parse_url(url)
+    login = {key: primary[key] for key in ("username", "password", "db") if key in primary}
+    if url.startswith("rediss://"):
+        login["ssl"] = True
+    sentinel = Sentinel(
+        [_address(address) for address in sentinels],
+        sentinel_kwargs={
+            "password": sentinel_password,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 2,
+        },
     )
+    client: redis.Redis = sentinel.master_for(master, **options, **login)
+    return client
+
+
+def _address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+def connect_to(settings: Settings, *, patient: bool = False) -> redis.Redis:
+    """`connect` to the Redis these settings name: through the Sentinels when they are set."""
+    return connect(
+        settings.redis_url or "",
+        patient=patient,
+        sentinels=settings.redis_sentinels,
+        master=settings.redis_sentinel_master,
+        sentinel_password=settings.redis_sentinel_password,
+    )
+
+
+def primary_address(client: redis.Redis) -> str:
+    """host:port (or the socket's path) of the Redis this client writes to now: with
+    Sentinel, the primary they name (asked anew, as a reconnection would)."""
+    pool = client.connection_pool
+    if isinstance(pool, SentinelConnectionPool):
+        host, port = pool.get_master_address()
+        return f"{host}:{port}"
+    kwargs = pool.connection_kwargs
+    if "path" in kwargs:
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
 class JobStore:
@@ -55,6 +117,9 @@ class JobStore:
         self.precision = precision  # the deployment's NUTGRAF_DTYPE, part of cache keys
         self.job_ttl_s = job_ttl_s
         self.cache_ttl_s = cache_ttl_s
+        # Replicas a write must reach before it is answered for (from_settings sets them).
+        self.min_replicas = 0
+        self.min_replicas_timeout_ms = 1000
         self.liveness = Liveness(client, self.keys)
         self.lanes = Lanes(client, self.keys, self.liveness)
         self.jobs = Jobs(client, self.keys, job_ttl_s, cache_ttl_s, precision, self.lanes)
@@ -101,3 +166,19 @@ class JobStore:
     ) -> JobStore:
         """Connect lazily (see `connect`) and build the store on that client."""
         return cls(connect(url, patient=patient), job_ttl_s, cache_ttl_s, precision=precision)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, patient: bool = False, precision: str = "auto"
+    ) -> JobStore:
+        """`from_url` for the Redis of these settings, through the Sentinels when set."""
+        client = connect_to(settings, patient=patient)
+        store = cls(client, settings.job_ttl_s, settings.cache_ttl_s, precision=precision)
+        store.min_replicas = settings.redis_min_replicas
+        store.min_replicas_timeout_ms = settings.redis_min_replicas_timeout_ms
+        return store
+
+    def replicated(self) -> bool:
+        """True once NUTGRAF_REDIS_MIN_REPLICAS replicas have every write made so far
+        (always, when it is 0); False past its timeout (nutgraf.store.replication)."""
+        return replicated(self.redis, self.keys, self.min_replicas, self.min_replicas_timeout_ms)

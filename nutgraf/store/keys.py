@@ -20,6 +20,7 @@ key                     type    holds                                    lives
 <p>:running:jobs        set     jobs a worker has started                none
 <p>:queued:seen         zset    queued job -> when last sent (reconciler) none
 <p>:reconciler          string  the worker id leading the sweep          leader lease
+<p>:replicated          string  written just before a WAIT (replication) 1 hour
 <p>:consumer:<id>       string  a live consumer (holds prefetched jobs)  heartbeat TTL
 <p>:watchers:<id>       hash    batch id -> items of it this job is      job TTL
 <p>:batch:<id>          hash    a batch's record and ended-item counts   job TTL
@@ -145,6 +146,11 @@ class Keys:
     def reconciler(self) -> str:
         """The lease of the worker process that runs the reconciler's sweep."""
         return self._name("reconciler")
+
+    @property
+    def replicated(self) -> str:
+        """Written just before a WAIT: the write that WAIT then counts replicas of."""
+        return self._name("replicated")
 
     def watchers(self, job_id: str) -> str:
         """The batches that count a job's end (batch id -> number of items)."""

@@ -15,7 +15,7 @@ from typing import Any
 from nutgraf.contract import LANES, Lane
 from nutgraf.store.keys import Keys
 from nutgraf.store.liveness import Liveness
-from nutgraf.store.lua import LuaScript
+from nutgraf.store.lua import LuaScript, execute_reads
 
 # Micro-batches a lane's rate is measured over: recent enough to follow a change of model
 # or load, enough to smooth one slow batch.
@@ -55,7 +55,8 @@ class Lanes:
 
     def places(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The `queue` bodies of those of `job_ids` that are queued, in one round trip."""
-        with self.redis.pipeline(transaction=False) as pipe:
+
+        def queue(pipe: Any) -> None:
             for job_id in job_ids:
                 self._place(
                     job=self.keys.job(job_id),
@@ -63,7 +64,8 @@ class Lanes:
                     job_id=job_id,
                     client=pipe,
                 )
-            found = pipe.execute()
+
+        found = execute_reads(self.redis, queue, transaction=False)
         rates: dict[str, LaneRate | None] = {}
         places = {}
         for job_id, place in zip(job_ids, found, strict=True):

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from redis.exceptions import NoScriptError
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts"
 
@@ -84,8 +87,32 @@ def _in_order(name: str, table: str, named: dict[int, str]) -> tuple[str, ...]:
     return tuple(named[i] for i in sorted(named))
 
 
+def execute_reads(
+    client: Any, queue: Callable[[Any], None], *, transaction: bool = True
+) -> list[Any]:
+    """Queue calls with `queue` on a new pipeline of `client` and execute it.
+
+    A script called alone loads again after a NOSCRIPT (redis-py's Script), and a pipeline
+    loads its scripts before it runs. But when the connection fails in between (a Sentinel
+    failover) redis-py runs the pipeline again on the new primary without loading them, and
+    a promoted replica's script cache is empty. On NOSCRIPT the pipeline is built and run
+    once more, which loads them there. Only for calls that may run twice: reads."""
+    for attempt in (1, 2):
+        with client.pipeline(transaction=transaction) as pipe:
+            queue(pipe)
+            try:
+                result: list[Any] = pipe.execute()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                continue
+            return result
+    raise AssertionError("unreachable")
+
+
 class LuaScript:
-    """One script registered with a Redis client (EVALSHA, loaded again after a flush)."""
+    """One script registered with a Redis client (EVALSHA, loaded again after a NOSCRIPT,
+    as after a flush or a failover; in a pipeline, see `execute_reads`)."""
 
     def __init__(self, client: Any, name: str) -> None:
         self.source = read_script(name)

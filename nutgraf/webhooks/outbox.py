@@ -25,6 +25,7 @@ from nutgraf.settings import Settings
 from nutgraf.store.ids import now_rfc3339
 from nutgraf.store.keys import Keys
 from nutgraf.store.lua import LuaScript
+from nutgraf.store.replication import replicated
 from nutgraf.webhooks.deadline import DeadlineTransport, deadline_at
 from nutgraf.webhooks.signing import signed_headers
 from nutgraf.webhooks.url_guard import checked_addresses, pinned
@@ -111,6 +112,15 @@ class WebhookOutbox:
         self.wait_idle(self.settings.webhook_timeout_s + 5)
         self._http.close()
 
+    def _replicated(self) -> bool:
+        """Every end recorded so far is on NUTGRAF_REDIS_MIN_REPLICAS replicas (WAIT)."""
+        return replicated(
+            self.redis,
+            self.keys,
+            self.settings.redis_min_replicas,
+            self.settings.redis_min_replicas_timeout_ms,
+        )
+
     def claim_due(self, limit: int) -> list[str]:
         """Members due now (at most `limit`), each leased to the caller for lease_s seconds."""
         now = time.time()
@@ -126,6 +136,8 @@ class WebhookOutbox:
         # later; claiming no more than the free slots leaves the rest to other workers.
         with self._changed:
             free = min(limit, PARALLEL_DELIVERIES - self._in_flight)
+        if free > 0 and not self._replicated():
+            return 0  # a callback must not announce an end a failover could still lose
         members = self.claim_due(free) if free > 0 else []
         for member in members:
             with self._changed:

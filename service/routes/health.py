@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify
 
 from nutgraf.contract.responses import ErrorBody, HealthBody, ReadyBody
 from nutgraf.models.specs import BUNDLED_FIX, ModelError, resolve
+from nutgraf.store.jobstore import primary_address
 from service import context
 from service.apidoc import Reply, documented
 from service.errors import Unavailable
@@ -60,6 +61,7 @@ def readyz() -> Response:
     """200 when Redis and the broker answer and a worker has the default model; else 503."""
     store, settings = context.store(), context.settings()
     try:
+        primary = primary_address(store.redis)
         store.redis.ping()
         policy = store.eviction_policy()
         workers = store.workers()
@@ -91,6 +93,7 @@ def readyz() -> Response:
                 "model": settings.model,
                 "auto": settings.model_auto,
                 "dtype": loaded_precision(workers, name),
+                "redis": primary,
             }
         )
     chosen = f" (NUTGRAF_MODEL=auto: {settings.model_auto})" if settings.model_auto else ""

@@ -110,17 +110,22 @@ def test_a_job_runs_through_rabbitmq(
     assert job["summary"]
 
     # The API and the worker are connected to this vhost (the management API's figures
-    # lag a few seconds), and the worker consumes both lanes' durable queues.
+    # lag a few seconds), and the worker consumes both lanes' durable quorum queues.
     wait_for(lambda: admin.connections(vhost) >= 2, 30, "the API's and the worker's connections")
     queues = admin.queues(vhost)
     for lane_queue in ("nutgraf.interactive", "nutgraf.bulk"):
-        assert QueueRow(lane_queue, 1, True) in queues
+        assert QueueRow(lane_queue, 1, True, "quorum") in queues
         # With the consumer timeout it asked for: above the time limit (240 s here).
         (arguments,) = admin.consumer_arguments(vhost, lane_queue)
         assert arguments["x-consumer-timeout"] > 240 * 1000, arguments
+    # Celery saw the quorum queues and turned global QoS off (RabbitMQ refuses a consumer
+    # of a quorum queue on a channel with global QoS), and set up no delayed delivery.
+    log = amqp_worker.log_tail(200_000)
+    assert "Global QoS is disabled" in log
+    assert not [queue for queue in queues if queue.name.startswith("celery_delayed")]
     # RabbitMQ before 3.12 ignores it: the worker says so, loudly.
     version = tuple(int(part) for part in admin.version().split(".")[:2])
-    warned = "IGNORES x-consumer-timeout" in amqp_worker.log_tail(200_000)
+    warned = "IGNORES x-consumer-timeout" in log
     assert warned == (version < (3, 12)), version
 
 

@@ -10,7 +10,14 @@ import pytest
 import redis
 
 from nutgraf.store import Keys
-from nutgraf.store.lua import SCRIPTS_DIR, LuaScript, ScriptError, read_script, script_names
+from nutgraf.store.lua import (
+    SCRIPTS_DIR,
+    LuaScript,
+    ScriptError,
+    execute_reads,
+    read_script,
+    script_names,
+)
 
 LUA_FILES = sorted(SCRIPTS_DIR.glob("*.lua"))
 # Every atomic step the store and the outbox take; a new one is added here on purpose.
@@ -76,6 +83,34 @@ def test_scripts_are_called_by_name(redis_client: redis.Redis) -> None:
         claim(webhooks_due="lua-test:webhooks:due", now=1, lease_until=2)
     with pytest.raises(TypeError, match=r"unknown \['later'\]"):
         claim(webhooks_due="x", now=1, lease_until=2, limit=5, later=3)
+
+
+def test_a_pipeline_whose_scripts_vanish_before_it_runs_runs_again(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a failover between loading a pipeline's scripts and running it: redis-py's
+    own retry runs it on the new primary without loading them (NOSCRIPT)."""
+    claim = LuaScript(redis_client, "webhook_claim")
+    load = redis.client.Pipeline.load_scripts
+    lost: list[int] = []
+
+    def load_then_lose_once(pipe: redis.client.Pipeline) -> None:
+        load(pipe)
+        if not lost:
+            lost.append(1)
+            redis_client.script_flush()  # the new primary's script cache: empty
+
+    monkeypatch.setattr(redis.client.Pipeline, "load_scripts", load_then_lose_once)
+
+    def queue(pipe: redis.client.Pipeline) -> None:
+        claim(pipe, webhooks_due="lua-test:webhooks:due", now=1, lease_until=2, limit=5)
+
+    assert execute_reads(redis_client, queue) == [[]]
+    assert lost == [1]
+    lost.clear()
+    with redis_client.pipeline() as pipe, pytest.raises(redis.exceptions.NoScriptError):
+        queue(pipe)
+        pipe.execute()  # a plain pipeline fails so
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_the_enqueue_side_loads_no_tasks_and_no_model_stack() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_a_rabbitmq_producer_asks_for_confirms_and_declares_the_queue_alike() -> None:
+def test_a_rabbitmq_producer_asks_for_confirms_and_declares_quorum_queues_alike() -> None:
     broker = "amqp://u:p@rabbit:5672/v"
     settings = Settings(redis_url="redis://127.0.0.1:1/0", broker_url=broker, task_time_limit_s=600)
     producer = create_producer(settings)
@@ -67,7 +67,23 @@ def test_a_rabbitmq_producer_asks_for_confirms_and_declares_the_queue_alike() ->
         assert queue.durable
         # The visibility timeout (time limit + 300 s) plus a batch waited for: 900 + 600 s.
         assert queue.consumer_arguments == {"x-consumer-timeout": 1_500_000}
-        assert not queue.queue_arguments  # every declarer agrees whatever its time limit
+        # Quorum, with a delivery limit: the same for every declarer whatever its settings
+        # (RabbitMQ refuses a redeclaration that differs).
+        assert queue.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": 20}
+    # Celery turns global QoS off for quorum queues; no native delayed delivery set up.
+    assert producer.conf.worker_detect_quorum_queues is True
+    assert producer.conf.worker_consumer == "worker.consumer:Consumer"
+
+
+def test_the_worker_consumer_is_celerys_without_delayed_delivery() -> None:
+    from celery.worker.consumer import Consumer as CeleryConsumer
+
+    from worker.consumer import DELAYED_DELIVERY, Consumer
+
+    assert DELAYED_DELIVERY in CeleryConsumer.Blueprint.default_steps
+    assert Consumer.Blueprint.default_steps == [
+        step for step in CeleryConsumer.Blueprint.default_steps if step != DELAYED_DELIVERY
+    ]
 
 
 def test_a_redis_broker_keeps_its_visibility_timeout() -> None:
@@ -83,3 +99,21 @@ def test_asking_an_unreachable_broker_fails_instead_of_retrying_forever() -> Non
     producer = create_producer(Settings(redis_url="redis://127.0.0.1:1/0", broker_url=away))
     with pytest.raises(OperationalError):
         ready_messages(producer)
+
+
+def test_a_redis_broker_behind_sentinels_is_kombus_sentinel_transport() -> None:
+    settings = Settings(
+        redis_url="redis://:secret@nutgraf/2",
+        redis_sentinels="s1:26379,s2:26380",
+        redis_sentinel_master="nutgraf",
+        redis_sentinel_password="watch",
+    )
+    producer = create_producer(settings)
+    # The primary's password and database from NUTGRAF_REDIS_URL, one URL per Sentinel.
+    assert producer.conf.broker_url == (
+        "sentinel://:secret@s1:26379/2;sentinel://:secret@s2:26380/2"
+    )
+    options = producer.conf.broker_transport_options
+    assert options["master_name"] == "nutgraf"
+    assert options["sentinel_kwargs"]["password"] == "watch"
+    assert options["visibility_timeout"] == settings.visibility_timeout

@@ -261,6 +261,10 @@ class ReadyBody(ResponseModel):
         description="The precision a ready worker loaded it in, and why: `bfloat16 (auto: the "
         "CPU has native bfloat16 (amx_bf16); ...)`; null from workers that do not say."
     )
+    redis: str = Field(
+        description="host:port of the Redis primary this API process writes to; with "
+        "Sentinel, the one the Sentinels name now."
+    )
 
 
 class SummaryCompleted(ResponseModel):
