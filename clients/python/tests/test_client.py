@@ -4,19 +4,15 @@ tests/integration/test_batch_cli.py.)"""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from fake_server import LocalServer, Reply, Seen, batch_body, error_body, job_body
 
 from nutgraf.client import (
     BatchItemResult,
@@ -26,154 +22,6 @@ from nutgraf.client import (
     NutgrafTimeout,
     parse_retry_after,
 )
-
-
-@dataclass
-class Seen:
-    """A request the server received."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class Reply:
-    """What the server answers; `drop` closes the connection without an answer."""
-
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
-    drop: bool = False
-
-
-class LocalServer:
-    """An HTTP server on 127.0.0.1 in a thread, answering with `respond(request)`."""
-
-    def __init__(self) -> None:
-        self.requests: list[Seen] = []
-        self.respond: Callable[[Seen], Reply] = lambda _seen: Reply(404, {})
-        self.stopping = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                seen = Seen(
-                    self.command,
-                    self.path,
-                    {k.lower(): v for k, v in self.headers.items()},
-                    json.loads(raw) if raw else None,
-                )
-                outer.requests.append(seen)
-                reply = outer.respond(seen)
-                if reply.delay_s:
-                    outer.stopping.wait(reply.delay_s)
-                if reply.drop:
-                    self.close_connection = True
-                    return
-                data = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def handle_one_request(self) -> None:
-                # The client gave up on a delayed answer: not an error of the test.
-                try:
-                    super().handle_one_request()
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def script(self, *replies: Reply) -> None:
-        """Answer with these replies in turn, the last one for every later request."""
-        queue = list(replies)
-
-        def respond(_seen: Seen) -> Reply:
-            return queue.pop(0) if len(queue) > 1 else queue[0]
-
-        self.respond = respond
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        self.stopping.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture()
-def server() -> Iterator[LocalServer]:
-    """A fresh local server per test."""
-    local = LocalServer()
-    yield local
-    local.stop()
-
-
-def job_body(status: str = "queued", **extra: Any) -> dict[str, Any]:
-    """A job body as the API sends it."""
-    body: dict[str, Any] = {
-        "id": "job1",
-        "status": status,
-        "summary": None,
-        "bullets": None,
-        "sentences": None,
-        "checks": None,
-        "model": {"name": "smollm2-135m", "revision": "r1"},
-        "options": {"length": "medium"},
-        "cached": False,
-        "created_at": "2026-01-01T00:00:00.000Z",
-        "completed_at": None,
-        "input": {"characters": 10},
-        "output": None,
-        "error": None,
-        "callback": None,
-    }
-    return body | extra
-
-
-def batch_body(batch_id: str, status: str, **counts: int) -> dict[str, Any]:
-    """A batch body as the API sends it."""
-    return {
-        "id": batch_id,
-        "status": status,
-        "created_at": "2026-01-01T00:00:00.000Z",
-        "completed_at": None,
-        "counts": {
-            "total": 0,
-            "queued": 0,
-            "running": 0,
-            "succeeded": 0,
-            "failed": 0,
-            "cancelled": 0,
-        }
-        | counts,
-        "progress": 0.0,
-        "callback": None,
-        "results_url": f"/v1/batches/{batch_id}/results",
-    }
-
-
-def error_body(code: str, message: str = "no") -> dict[str, Any]:
-    """The API's error body."""
-    return {"error": {"code": code, "message": message}}
 
 
 def test_503_with_retry_after_is_retried_after_waiting(server: LocalServer) -> None:
@@ -421,40 +269,3 @@ def test_retry_after_takes_seconds_or_an_http_date() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("-3") == 0
-
-
-def test_a_job_is_sent_in_its_lane_with_its_story_and_says_where_it_stands(
-    server: LocalServer,
-) -> None:
-    place = {"lane": "bulk", "position": 3, "eta_s": 41.5}
-    server.script(Reply(202, job_body("queued", priority="bulk", ref="story-9", queue=place)))
-    with Client(server.url) as client:
-        job = client.submit("An article.", priority="bulk", ref="story-9")
-    assert server.requests[0].body == {"text": "An article.", "priority": "bulk", "ref": "story-9"}
-    assert job.priority == "bulk" and job.ref == "story-9"
-    assert job.queue is not None and (job.queue.position, job.queue.eta_s) == (3, 41.5)
-
-
-def test_a_batch_run_sends_its_lane_and_refs_and_reports_each_status(
-    server: LocalServer,
-) -> None:
-    posted: list[dict[str, Any]] = []
-
-    def respond(seen: Seen) -> Reply:
-        if seen.method == "POST":
-            posted.append(seen.body)
-            return Reply(202, batch_body("b0", "queued", total=1) | {"eta_s": 12.0})
-        if "/results" not in seen.path:
-            return Reply(200, batch_body("b0", "succeeded", total=1, succeeded=1))
-        item = job_body("succeeded", id="1", job_id="j-1", summary="S.")
-        return Reply(200, {"batch": "b0", "items": [item], "next_cursor": None})
-
-    server.respond = respond
-    seen: list[Any] = []
-    records = [{"id": "1", "text": "Text.", "ref": "story-1"}]
-    with Client(server.url) as client:
-        items = list(client.batch(records, priority="interactive", on_status=seen.append))
-    assert [item.id for item in items] == ["1"]
-    assert posted[0]["priority"] == "interactive"
-    assert posted[0]["items"] == [{"id": "1", "text": "Text.", "ref": "story-1"}]
-    assert seen and seen[-1].status == "succeeded"
