@@ -48,6 +48,7 @@
     unsupported: "it stated names or numbers the article does not",
     meta_talk: "it talked about the task instead of summarizing the article",
     off_topic: "it used few of the article's words",
+    reversed: "it said the opposite of what the article says",
     length: "it was not the length asked for",
     empty: "it was empty",
   };
