@@ -64,6 +64,13 @@
     meta_talk: "talks about the text",
     off_topic: "not the article's words",
   };
+  // The same, for the list under the summary: "some sentences ...".
+  const SENTENCES_THAT = {
+    unsupported: "state names or numbers the article does not",
+    reversed: "say the opposite of what the article says",
+    meta_talk: "talk about the text instead of the news",
+    off_topic: "use few of the article's words",
+  };
 
   let busy = false;
   let state = "";
@@ -359,8 +366,8 @@
     if (kinds.length) {
       checks.className = "warning";
       const list = el("ul");
-      for (const kind of kinds) list.append(el("li", PROBLEMS[kind] || kind));
-      checks.replaceChildren(el("p", "Check before use: some sentences are"), list);
+      for (const kind of kinds) list.append(el("li", SENTENCES_THAT[kind] || kind));
+      checks.replaceChildren(el("p", "Check before use: some sentences"), list);
     } else {
       checks.className = "ok";
       checks.replaceChildren(
