@@ -1,4 +1,4 @@
-"""The `nutgraf` command: serve, api, worker, summarize, eval, batch, models, config,
+"""The `nutgraf` command: serve, api, worker, summarize, check, eval, batch, models, config,
 webhook-secret."""
 
 from __future__ import annotations
@@ -79,6 +79,14 @@ def _main(argv: list[str] | None) -> int:
     )
     summarize.add_argument("--title")
     summarize.add_argument("--json", action="store_true", help="print the full result as JSON")
+    check = sub.add_parser(
+        "check", help="check a summary against its article and print what is wrong, as JSON"
+    )
+    check.add_argument("article", help="the article: a text file, or - for standard input")
+    check.add_argument("summary", help="the summary: a text file, or - for standard input")
+    check.add_argument("--title")
+    check.add_argument("--url", help="check through this service (default: in this process)")
+    check.add_argument("--api-key", help="the service's Bearer key (default NUTGRAF_API_KEY)")
     evaluate = sub.add_parser("eval", help="score summaries of a JSONL set against references")
     evaluate.add_argument("data", help="JSONL: one {text, summary[, title, id]} per line")
     evaluate.add_argument("--model", help="preset, HF id or path (default NUTGRAF_MODEL)")
@@ -126,6 +134,7 @@ def _main(argv: list[str] | None) -> int:
         "api": lambda: _exec_program(settings, "api"),
         "worker": lambda: _exec_program(settings, "worker"),
         "summarize": lambda: summarize_file(settings, args),
+        "check": lambda: check_files(args),
         "eval": lambda: _run_eval(settings, args),
         "models": list_models,
         "config": lambda: print_config(settings),
@@ -187,6 +196,40 @@ def summarize_file(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({"model": spec.public(), **result.to_json()}, indent=2))
     else:
         print(result.summary)
+    return 0
+
+
+def check_files(args: argparse.Namespace) -> int:
+    """Check a summary against its article (POST /v1/checks' answer) and print it as JSON:
+    in this process, which needs no model, or through the service at --url."""
+    if args.article == "-" and args.summary == "-":
+        print("nutgraf: check: only one of ARTICLE and SUMMARY can be -", file=sys.stderr)
+        return 2
+    texts = []
+    for name in (args.article, args.summary):
+        try:
+            texts.append(sys.stdin.read() if name == "-" else Path(name).read_text())
+        except OSError as exc:
+            print(f"nutgraf: check: {exc}", file=sys.stderr)
+            return 2
+        if not texts[-1].strip():
+            print(f"nutgraf: check: {name} is empty", file=sys.stderr)
+            return 2
+    article, summary = texts
+    if args.url:
+        from nutgraf.client import Client, NutgrafError
+
+        try:
+            with Client(args.url, api_key=args.api_key) as client:
+                body = client.check(article, summary, title=args.title)
+        except NutgrafError as exc:
+            print(f"nutgraf: check: {exc}", file=sys.stderr)
+            return 1
+    else:
+        from nutgraf.summarize.checks import check_summary
+
+        body = check_summary(article, summary, args.title)
+    print(json.dumps(body.model_dump(mode="json"), indent=2, ensure_ascii=False))
     return 0
 
 

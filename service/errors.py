@@ -105,8 +105,8 @@ class JobCancelled(ApiError):
 class TextTooLong(ApiError):
     status, code = 413, "text_too_long"
     when = (
-        "`text` over NUTGRAF_MAX_CHARS, or a body too large to read; /hf: an article "
-        "over NUTGRAF_MAX_ARTICLE_TOKENS."
+        "`text` (or a check's `summary`) over NUTGRAF_MAX_CHARS, or a body too large to "
+        "read; /hf: an article over NUTGRAF_MAX_ARTICLE_TOKENS."
     )
 
 

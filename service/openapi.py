@@ -54,6 +54,7 @@ ROUTE_ERRORS: tuple[type[HttpError], ...] = (NotFound, MethodNotAllowed)
 TAGS = [
     {"name": "summaries", "description": "One article, one summary job."},
     {"name": "batches", "description": "Many articles in one request."},
+    {"name": "checks", "description": "Any summary checked against its article."},
     {"name": "models", "description": "What this deployment serves."},
     {"name": "hf", "description": "The Hugging Face Inference API's summarization task."},
     {"name": "operations", "description": "Probes and metrics."},

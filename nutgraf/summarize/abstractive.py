@@ -15,7 +15,9 @@ from nutgraf.summarize.extractive import summarize_extractive
 from nutgraf.summarize.plan import TOKEN_BUDGETS, Pass, Reading, read_article
 from nutgraf.summarize.provenance import support_for
 from nutgraf.summarize.shaping import is_degenerate, join_units, shape_summary
+from nutgraf.summarize.spelling import Respeller
 from nutgraf.summarize.verify import Verdict, verify
+from nutgraf.text import source_text
 
 # Without a setting, one generate() call reads at most this many full input windows.
 DEFAULT_BATCH_WINDOWS = 8
@@ -146,6 +148,9 @@ class Summarizer:
     def _check(self, article: Article, output: Generation) -> Draft:
         """The model's output shaped as asked and checked against the article."""
         units = [] if is_degenerate(output.text) else shape_summary(output.text, article.options)
+        # Decoding leaves seams ("same- sex", "can ' t"): spelled as the article spells them.
+        respeller = Respeller(source_text(article.text, article.title))
+        units = [respeller.respell(unit) for unit in units]
         verdict = verify(units, article.text, article.title, article.options)
         return Draft(units, verdict, output)
 

@@ -3,8 +3,9 @@ twice is replaced by the extractive summary (abstractive.py), and the job says w
 
 Each check is cheap and lexical: names and numbers the article lacks (faithfulness/), talk
 about the text rather than the news ("This article discusses..."), a summary that shares few
-words with its article (another language, another story), and the sentence count the
-length promises.
+words with its article (another language, another story), a sentence that says the opposite
+of the article sentences that support it (faithfulness/polarity.py), and the sentence count
+the length promises.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from nutgraf.contract import SENTENCE_RANGES, SummaryOptions
-from nutgraf.text import source_text
+from nutgraf.text import sentences, source_text
 
 # Share of a summary's content words its article must hold; below it the summary is about
 # something else or in another language. Grounded summaries sit near 1.0; the off-topic
@@ -64,6 +65,8 @@ def verify(units: list[str], article: str, title: str | None, options: SummaryOp
         return Verdict("off_topic", unsupported)
     if unsupported:
         return Verdict("unsupported", unsupported)
+    if reversed_claims(units, article, title):
+        return Verdict("reversed", unsupported)
     low, high = SENTENCE_RANGES[options.length]
     # A max_words cap may leave room for fewer sentences than the length's floor.
     if len(units) > high or (len(units) < low and options.max_words is None):
@@ -71,11 +74,40 @@ def verify(units: list[str], article: str, title: str | None, options: SummaryOp
     return Verdict(None, unsupported)
 
 
+def reversed_claims(units: list[str], article: str, title: str | None) -> list[str]:
+    """The words of the summary's sentences that say the opposite of the article sentences
+    that support them (faithfulness/polarity.py)."""
+    from nutgraf.summarize.faithfulness.polarity import reversed_words
+    from nutgraf.summarize.provenance import support_for
+
+    article_sentences = sentences(article)
+    words: list[str] = []
+    for supported in support_for(units, article, title):
+        spans = [span.text for span in supported.support]
+        words.extend(reversed_words(supported.text, spans, article_sentences))
+    return words
+
+
 def meta_talk(summary: str, source: str) -> bool:
     """True when the summary talks about the text ("the article", "this summary") in words
     the article does not use itself."""
+    return bool(meta_talk_words(summary, source))
+
+
+def meta_talk_words(summary: str, source: str) -> list[str]:
+    """The summary's talk about the text, in words the article does not use itself."""
     lowered = source.lower()
-    return any(m.group(0).lower() not in lowered for m in META_TALK.finditer(summary))
+    return [m.group(0) for m in META_TALK.finditer(summary) if m.group(0).lower() not in lowered]
+
+
+def foreign_words(summary: str, source: str) -> list[str]:
+    """The summary's content words that the source lacks, in any plain inflection."""
+    held = set(_WORD.findall(source.lower()))
+    found: list[str] = []
+    for word in _WORD.findall(summary):
+        if word.lower() not in _FUNCTION and not _held(word.lower(), held) and word not in found:
+            found.append(word)
+    return found
 
 
 def article_word_share(summary: str, source: str) -> float:

@@ -1,5 +1,6 @@
 // The nutgraf page: POST the article to /v1/summaries, poll the job, show the summary and,
-// for each of its sentences, where the article says it.
+// for each of its sentences, where the article says it. "Check my summary" POSTs the article
+// and a pasted summary to /v1/checks and shows the same, with each sentence's problems.
 // Plain DOM, no dependencies; every value from the API and every character of the article
 // goes in as text, never as HTML.
 "use strict";
@@ -8,7 +9,7 @@
   const POLL_MS = 1000;
   const MAX_POLL_FAILURES = 10; // consecutive; a Redis restart or a deploy is a few seconds
   const KEY_STORAGE = "nutgraf.apiKey";
-  const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+  const FINAL = new Set(["succeeded", "failed", "cancelled", "checked"]);
   const LABELS = {
     sending: "sending",
     queued: "queued",
@@ -16,6 +17,7 @@
     succeeded: "succeeded",
     failed: "failed",
     cancelled: "cancelled",
+    checked: "checked",
     error: "error",
   };
 
@@ -28,6 +30,9 @@
   const mode = $("mode");
   const apiKey = $("api-key");
   const submit = $("submit");
+  const checkButton = $("check");
+  const checkSummary = $("check-summary");
+  const resultHeading = $("result-heading");
   const file = $("file");
   const count = $("count");
   const result = $("result");
@@ -48,8 +53,23 @@
     unsupported: "it stated names or numbers the article does not",
     meta_talk: "it talked about the task instead of summarizing the article",
     off_topic: "it used few of the article's words",
+    reversed: "it said the opposite of what the article says",
     length: "it was not the length asked for",
     empty: "it was empty",
+  };
+  // A sentence's problems, in the words of CheckBody (POST /v1/checks).
+  const PROBLEMS = {
+    unsupported: "not in the article",
+    reversed: "says the opposite of the article",
+    meta_talk: "talks about the text",
+    off_topic: "not the article's words",
+  };
+  // The same, for the list under the summary: "some sentences ...".
+  const SENTENCES_THAT = {
+    unsupported: "state names or numbers the article does not",
+    reversed: "say the opposite of what the article says",
+    meta_talk: "talk about the text instead of the news",
+    off_topic: "use few of the article's words",
   };
 
   let busy = false;
@@ -191,12 +211,24 @@
       item.tabIndex = 0;
       item.dataset.index = String(index);
       const parts = [item];
+      const flags = [];
       if (!spans[index].length) {
         item.classList.add("unsupported");
-        const flag = el("span", "not found in the article", "flag");
-        flag.id = `flag-${index}`;
-        item.setAttribute("aria-describedby", flag.id);
+        flags.push(el("span", "not found in the article", "flag"));
+      }
+      // Checked summaries (POST /v1/checks) say what is wrong with each sentence.
+      for (const problem of Array.isArray(sentence.problems) ? sentence.problems : []) {
+        item.classList.add("flagged");
+        const words = Array.isArray(problem.words) ? problem.words.join(", ") : "";
+        const said = PROBLEMS[problem.kind] || problem.kind;
+        flags.push(el("span", words ? `${said}: ${words}` : said, `flag ${problem.kind}`));
+      }
+      flags.forEach((flag, n) => {
+        flag.id = `flag-${index}-${n}`;
         parts.push(document.createTextNode(" "), flag);
+      });
+      if (flags.length) {
+        item.setAttribute("aria-describedby", flags.map((flag) => flag.id).join(" "));
       }
       for (const activate of ["mouseenter", "focus", "click"]) {
         item.addEventListener(activate, () => highlight(item, spans[index]));
@@ -329,6 +361,25 @@
     checks.hidden = false;
   }
 
+  function renderProblems(body) {
+    const kinds = Array.isArray(body.problems) ? body.problems : [];
+    if (kinds.length) {
+      checks.className = "warning";
+      const list = el("ul");
+      for (const kind of kinds) list.append(el("li", SENTENCES_THAT[kind] || kind));
+      checks.replaceChildren(el("p", "Check before use: some sentences"), list);
+    } else {
+      checks.className = "ok";
+      checks.replaceChildren(
+        el(
+          "p",
+          "Checked: no unsupported names or numbers, reversed claims or talk about the text.",
+        ),
+      );
+    }
+    checks.hidden = false;
+  }
+
   function renderMeta(job) {
     const rows = [];
     const model = job.model || {};
@@ -449,8 +500,9 @@
     event.preventDefault();
     if (busy) return;
     busy = true;
-    submit.disabled = true;
+    submit.disabled = checkButton.disabled = true;
     clearResult();
+    resultHeading.textContent = "Summary";
     result.hidden = false;
     startedAt = performance.now();
     setState("sending");
@@ -479,7 +531,41 @@
       clearInterval(ticker);
       renderStatus();
       busy = false;
-      submit.disabled = false;
+      submit.disabled = checkButton.disabled = false;
+    }
+  });
+
+  // --- checking a summary someone else wrote ---
+
+  checkButton.addEventListener("click", async () => {
+    if (busy) return;
+    busy = true;
+    submit.disabled = checkButton.disabled = true;
+    clearResult();
+    resultHeading.textContent = "Your summary, checked";
+    result.hidden = false;
+    startedAt = performance.now();
+    place = null;
+    setState("sending");
+    submitted = text.value;
+    const payload = { text: submitted, summary: checkSummary.value };
+    if (title.value.trim()) payload.title = title.value.trim();
+    try {
+      const body = await call("/v1/checks", {
+        method: "POST",
+        headers: headers({ "Content-Type": "application/json" }),
+        body: JSON.stringify(payload),
+      });
+      setState("checked");
+      renderSummary({ provenance: Array.isArray(body.sentences) ? body.sentences : [] });
+      renderProblems(body);
+    } catch (err) {
+      setState("error");
+      showError(err.code || "error", err.message, err.httpStatus);
+    } finally {
+      renderStatus();
+      busy = false;
+      submit.disabled = checkButton.disabled = false;
     }
   });
 

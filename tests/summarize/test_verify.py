@@ -49,10 +49,21 @@ def test_a_grounded_summary_of_the_right_length_passes() -> None:
             "off_topic",
         ),
         ([*GOOD[:2], "John Kerry praised the vote of 52 lawmakers."], "unsupported"),
+        ([*GOOD[:2], "Russia has supported the country's accession to the alliance."], "reversed"),
         (GOOD[:1], "length"),
         ([*GOOD, "Russia has opposed the accession.", "The vote ends years of debate."], "length"),
     ],
-    ids=["empty", "meta", "in-summary", "spanish", "other-story", "names", "short", "long"],
+    ids=[
+        "empty",
+        "meta",
+        "in-summary",
+        "spanish",
+        "other-story",
+        "names",
+        "reversed",
+        "short",
+        "long",
+    ],
 )
 def test_each_failure_is_named(units: list[str], problem: str) -> None:
     assert verify(units, ARTICLE, None, MEDIUM).problem == problem

@@ -12,12 +12,17 @@ from nutgraf.summarize.faithfulness.names import QUOTES, Piece, find_pieces, run
 from nutgraf.summarize.faithfulness.numbers import find_numbers
 from nutgraf.summarize.faithfulness.support import Evidence, Support, name_supported
 
-__all__ = ["unsupported_items"]
+__all__ = ["Support", "unsupported_in", "unsupported_items"]
 
 
 def unsupported_items(summary: str, article: str, title: str | None = None) -> list[str]:
     """Numbers and names that `summary` states and `article` (or `title`) lacks, in order."""
-    support = Support(article, title)
+    return unsupported_in(summary, Support(article, title))
+
+
+def unsupported_in(summary: str, support: Support) -> list[str]:
+    """Numbers and names that `summary` states and `support` (an article read once, for
+    many summaries or sentences) lacks, in order."""
     # Same length as `summary`, so every offset below is also an offset into `summary`.
     view = summary.translate(QUOTES)
     pieces = find_pieces(view)

@@ -16,6 +16,7 @@ from nutgraf.client.bodies import BatchItemResult, BatchResultsPage, BatchStatus
 from nutgraf.client.errors import NutgrafError, NutgrafTimeout, error_from
 from nutgraf.client.stream import ITEM_OPTIONS, BatchRun
 from nutgraf.contract.limits import DEFAULT_RESULTS_PAGE, MAX_WAIT_S
+from nutgraf.contract.responses import CheckBody
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -260,6 +261,17 @@ class Client:
         409 not_cancellable once it has ended."""
         response = self.request("DELETE", f"/v1/summaries/{job_id}")
         return Job.model_validate(self._json(response))
+
+    # -- checks ------------------------------------------------------------------------
+
+    def check(self, text: str, summary: str, *, title: str | None = None) -> CheckBody:
+        """Check any summary against its article, as the worker checks its own: each
+        sentence with the article sentences that support it and its problems
+        (`unsupported`, `reversed`, `meta_talk`, `off_topic`). Nothing is stored, so a
+        retry needs no idempotency key."""
+        body = {"text": text, "summary": summary} | _options({"title": title})
+        response = self.request("POST", "/v1/checks", json=body)
+        return CheckBody.model_validate(self._json(response))
 
     # -- batches -----------------------------------------------------------------------
 

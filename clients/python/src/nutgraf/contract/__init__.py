@@ -25,16 +25,26 @@ from nutgraf.contract.options import (
     OptionFields,
     SummaryOptions,
 )
-from nutgraf.contract.requests import ArticleText, BatchItem, BatchRequest, SummaryRequest
+from nutgraf.contract.requests import (
+    ArticleText,
+    BatchItem,
+    BatchRequest,
+    CheckRequest,
+    SummaryRequest,
+)
 from nutgraf.contract.responses import (
     BatchBody,
     BatchCounts,
     BatchResultItem,
     BatchResults,
+    CheckBody,
+    CheckedSentence,
     ErrorBody,
     ErrorDetail,
     JobBody,
     ModelsList,
+    Problem,
+    ProblemKind,
 )
 from nutgraf.contract.results import (
     Checks,
@@ -69,6 +79,9 @@ __all__ = [
     "BatchResultItem",
     "BatchResults",
     "BatchStatus",
+    "CheckBody",
+    "CheckRequest",
+    "CheckedSentence",
     "Checks",
     "ErrorBody",
     "ErrorDetail",
@@ -81,6 +94,8 @@ __all__ = [
     "Mode",
     "ModelsList",
     "OptionFields",
+    "Problem",
+    "ProblemKind",
     "SentenceSupport",
     "Span",
     "SummaryOptions",

@@ -154,6 +154,18 @@ class SummaryRequest(_DescribedOptions, _Article):
         return SummaryOptions(**{name: getattr(self, name) for name in OPTION_FIELDS})
 
 
+class CheckRequest(BaseModel):
+    """Body of POST /v1/checks: an article and a summary of it, from anyone."""
+
+    model_config = STRICT
+
+    text: ArticleText = Field(description="The article body.")
+    summary: ArticleText = Field(
+        description="The summary to check: a paragraph, or one item per line (`- ...`)."
+    )
+    title: Headline | None = Field(default=None, description="Optional headline.")
+
+
 class BatchItem(_OptionOverrides, _Article, _ItemId):
     """One article of POST /v1/batches; options left out take the batch's defaults."""
 

@@ -90,8 +90,9 @@ class JobChecks(ResponseModel):
         default=None,
         description="Why the model's summary was replaced: `unsupported` (names or numbers "
         "the article lacks), `meta_talk`, `off_topic` (few of the article's words), "
-        "`length`, `empty`, `unsupported_sentence` (strict: a sentence no article "
-        "sentence supports); null without a fallback.",
+        "`reversed` (a sentence says the opposite of its article sentences), `length`, "
+        "`empty`, `unsupported_sentence` (strict: a sentence no article sentence "
+        "supports); null without a fallback.",
     )
 
 
@@ -101,6 +102,41 @@ class SentenceSupport(ResponseModel):
     text: str = Field(description="The summary sentence.")
     support: list[Span] = Field(
         description="Article sentences that state what it says: text == article[start:end]."
+    )
+
+
+ProblemKind = Literal["unsupported", "reversed", "meta_talk", "off_topic"]
+
+
+class Problem(ResponseModel):
+    """One thing a check found wrong with a summary sentence, and the words at fault."""
+
+    kind: ProblemKind = Field(
+        description="`unsupported`: names or numbers the article lacks; `reversed`: it says "
+        "the opposite of the article sentences that support it (a negation, an antonym, a "
+        "figure's direction or subject); `meta_talk`: talk about the text rather than the "
+        "news; `off_topic`: few of the article's words."
+    )
+    words: list[str] = Field(description="The sentence's words at fault, as it spells them.")
+
+
+class CheckedSentence(ResponseModel):
+    """A summary sentence, the article sentences that support it, and its problems."""
+
+    text: str = Field(description="The summary sentence.")
+    support: list[Span] = Field(
+        description="Article sentences that state what it says: text == article[start:end]; "
+        "empty when none does."
+    )
+    problems: list[Problem] = Field(description="What the checks found; empty: none.")
+
+
+class CheckBody(ResponseModel):
+    """What the checks found in a summary: each sentence's support and problems."""
+
+    sentences: list[CheckedSentence]
+    problems: list[ProblemKind] = Field(
+        description="Every kind of problem any sentence has, once each; empty: it passes."
     )
 
 
