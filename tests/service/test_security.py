@@ -12,31 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from werkzeug.serving import make_server
 
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer, free_port
+from nutgraf.store.server import free_port
 from service import create_app
 
 KEY_A = "alpha-" + "a" * 32
 KEY_B = "beta-" + "b" * 32
 ORIGIN = "https://newsroom.example"
-# A database of the test Redis that no worker listens on: jobs queued here stay queued,
-# and rate-limit budgets start empty.
-ISOLATED_DB = 13
 
 
 @pytest.fixture()
-def isolated(redis_server: RedisServer, settings: Settings) -> Iterator[Settings]:
-    """The test settings on an empty Redis database of their own, emptied again after."""
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{ISOLATED_DB}"
-    db = redis.Redis.from_url(url)
-    db.flushdb()
-    yield settings.model_copy(update={"redis_url": url})
-    db.flushdb()
-    db.close()
+def isolated(own_redis_url: str, settings: Settings) -> Settings:
+    """The test settings on an empty Redis database of their own, where no worker listens
+    (jobs queued there stay queued) and rate-limit budgets start empty."""
+    return settings.model_copy(update={"redis_url": own_redis_url})
 
 
 def build(base: Settings, **update: Any) -> Flask:
