@@ -29,11 +29,19 @@ JobStore(prefix=...)).
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+# Before anything loads torch: its OpenMP threads then wait passively, as in the worker
+# (nutgraf/programs.py, PASSIVE_THREADS). Spinning threads of two xdist processes on two
+# cores made an in-process tiny-model test take 80 s instead of 2.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import redis
+from _pytest.nodeid import NodeId
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -58,9 +66,32 @@ def tier_of(path: Path) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test with its tier (`-m unit`, `-m "not e2e"`)."""
+    """Mark every test with its tier (`-m unit`, `-m "not e2e"`), and keep each file past
+    the unit tier in one xdist process (`--dist loadgroup`): its module fixtures (a worker
+    of its own, a RabbitMQ vhost) are then built once, not once per process."""
     for item in items:
-        item.add_marker(tier_of(item.path))
+        tier = tier_of(item.path)
+        item.add_marker(tier)
+        if tier != "unit":
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    unique_ids(items)
+
+
+def unique_ids(items: list[pytest.Item]) -> None:
+    """Give every test an id of its own, and fail the collection if one still repeats.
+
+    schemathesis 4.32 names its items `test_x[POST /v1/summaries]` and sets their id in
+    `_nodeid`, which pytest 9 no longer reads (it keeps a NodeId in `_id`): all 15 have
+    the id `test_x`. xdist's `loadgroup` schedules by id, so 14 of test_schemathesis.py's
+    15 operations silently never ran. The id is set as pytest builds it for other items.
+    """
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.parent is not None:
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+    repeated = sorted(i for i, n in Counter(item.nodeid for item in items).items() if n > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests share an id (xdist would run one of them): {repeated}")
 
 
 @pytest.fixture(scope="session")
