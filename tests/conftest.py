@@ -52,7 +52,6 @@ from nutgraf.store.server import RedisServer
 TESTS = Path(__file__).resolve().parent
 # Files of tests/integration/ that drive the product from outside: the e2e tier.
 E2E = ("integration/test_web_page.py", "integration/test_serve.py")
-TIERS = ("unit", "integration", "e2e")
 
 
 def tier_of(path: Path) -> str:

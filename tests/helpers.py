@@ -182,9 +182,11 @@ class Databases:
             with redis.Redis.from_url(url) as db:
                 db.flushdb()
             yield url
-        finally:
             with redis.Redis.from_url(url) as db:
                 db.flushdb()
+        finally:
+            # Given back even when a flush failed (Redis left down): the next taker's
+            # flush then empties it, or fails as loudly.
             with self.lock:
                 self.free.append(number)
 
