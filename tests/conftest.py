@@ -55,8 +55,11 @@ E2E = ("integration/test_web_page.py", "integration/test_serve.py")
 
 
 def tier_of(path: Path) -> str:
-    """The tier of a test file, from where it lies under tests/."""
-    relative = path.resolve().relative_to(TESTS).as_posix()
+    """The tier of a test file, from where it lies under tests/ (unit outside it)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(TESTS):
+        return "unit"
+    relative = resolved.relative_to(TESTS).as_posix()
     if relative in E2E:
         return "e2e"
     if relative.startswith("integration/"):
