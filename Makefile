@@ -15,8 +15,14 @@ CLIENT_SOURCES := $(CLIENT)/pyproject.toml $(shell find $(CLIENT)/src -name '*.p
 # What a batch machine must not get by installing the client.
 SERVER_STACK := torch transformers celery flask redis
 
-.PHONY: install install-test browser php wrk serve test test-client bench lint format \
-	typecheck docs check clean
+.PHONY: install install-test install-lint browser php rabbitmq wrk serve test test-fast \
+	test-client bench lint format typecheck docs check clean
+
+# Test processes (xdist), each with its own private Redis and worker: one per core of the
+# 2-core machines and CI (each also pays for collection, ~10 s of CPU); `make test
+# WORKERS=8` on a bigger one. `loadgroup`: an integration file stays in one process.
+WORKERS ?= 2
+PYTEST  := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +38,14 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-runtime
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory php
+	$(MAKE) --no-print-directory rabbitmq
+	touch $@
+
+# The linters alone, as pyproject.toml's `lint` extra lists them (one list, read here):
+# lint needs nothing else, and nothing here installs a browser or php-cli.
+$(VENV)/.stamp-lint: pyproject.toml | $(BIN)/python
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["lint"]))' > $(VENV)/lint-requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/lint-requirements.txt
 	touch $@
 
 # The web page's test drives Debian's chromium through Playwright; Playwright never
@@ -50,6 +64,14 @@ php:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends php-cli; }
 
+# tests/broker.py starts a private RabbitMQ node when none answers on 127.0.0.1:5672, and
+# fails when there is no rabbitmq-server. Installed with apt when missing (root, or sudo).
+rabbitmq:
+	@command -v rabbitmq-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends rabbitmq-server; }
+
 # The benchmark's load generator: wrk is C in its own process, so it measures the server
 # rather than a Python client sharing its cores. Installed with apt when missing.
 wrk:
@@ -62,11 +84,19 @@ install: $(VENV)/.stamp-runtime
 
 install-test: $(VENV)/.stamp-test
 
+install-lint: $(VENV)/.stamp-lint
+
 serve: install
 	$(BIN)/nutgraf serve
 
+# Every tier; the 15 slowest tests are listed at the end. Exit code 5 (nothing collected)
+# fails like any other.
 test: install-test test-client
-	$(BIN)/python -m pytest
+	$(PYTEST) --durations=15
+
+# The unit tier (tests/conftest.py): what to run while working, under two minutes.
+test-fast: install-test
+	$(PYTEST) -m unit
 
 $(CLIENT_BIN)/python:
 	$(PYTHON) -m venv $(CLIENT_VENV)
@@ -88,15 +118,17 @@ test-client: $(CLIENT_VENV)/.stamp
 bench: install-test wrk
 	$(BIN)/python bench/throughput.py
 
-lint: install-test
+lint: install-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install-test
+format: install-lint
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: install-test
+# mypy reads the runtime dependencies' types (flask, pydantic, redis): without them it
+# finds less, and other `type: ignore`s go unused.
+typecheck: install-lint install
 	$(BIN)/mypy
 
 # The generated parts of docs/ (the settings and error tables), rewritten from the code.

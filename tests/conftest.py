@@ -1,20 +1,99 @@
 """Shared fixtures: a private real Redis, a real Celery worker process, the API, and a
-tiny random-weight BART for the model and summarizer tests."""
+tiny random-weight BART for the model and summarizer tests; and the test tiers.
+
+Tiers, by path alone (`pytest_collection_modifyitems` below; no hand-put marks):
+  unit         everything outside tests/integration/: no Celery worker, no model behind the
+               service (a private Redis, an API process or the model in-process are fine).
+               `make test-fast`, under two minutes.
+  integration  tests/integration/: a real worker with the bundled model, RabbitMQ, faults.
+  e2e          the product as a person runs it: a browser on the web page, `nutgraf serve`.
+
+Redis isolation: each xdist worker process has its own private redis-server (session
+fixtures are per process). Database 0 is the session's, where the session's worker
+listens. A test that needs a Redis of its own (no worker sweeping its jobs, empty rate
+limits, a worker of its own) takes a database from the `databases` allocator instead of
+a hand-picked number:
+
+    def test_x(own_redis_url: str) -> None: ...           # one test's own database
+
+    @pytest.fixture(scope="module")
+    def solo_settings(settings, databases):               # a module's own
+        with databases.take() as url:
+            yield settings.model_copy(update={"redis_url": url})
+
+It is empty when handed out and flushed when given back. Store-level tests need no
+database: a key prefix of their own is enough (`store` in tests/store/conftest.py,
+JobStore(prefix=...)).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+# Before anything loads torch: its OpenMP threads then wait passively, as in the worker
+# (nutgraf/programs.py, PASSIVE_THREADS). Spinning threads of two xdist processes on two
+# cores made an in-process tiny-model test take 80 s instead of 2.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import redis
+from _pytest.nodeid import NodeId
 from flask import Flask
 from flask.testing import FlaskClient
 
-from helpers import REPO, TEST_MODEL, WorkerProcess
+from helpers import REPO, TEST_MODEL, Databases, WorkerProcess
 from nutgraf.settings import Settings
 from nutgraf.store.server import RedisServer
+
+TESTS = Path(__file__).resolve().parent
+# Files of tests/integration/ that drive the product from outside: the e2e tier.
+E2E = ("integration/test_web_page.py", "integration/test_serve.py")
+
+
+def tier_of(path: Path) -> str:
+    """The tier of a test file, from where it lies under tests/ (unit outside it)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(TESTS):
+        return "unit"
+    relative = resolved.relative_to(TESTS).as_posix()
+    if relative in E2E:
+        return "e2e"
+    if relative.startswith("integration/"):
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier (`-m unit`, `-m "not e2e"`), and keep each file past
+    the unit tier in one xdist process (`--dist loadgroup`): its module fixtures (a worker
+    of its own, a RabbitMQ vhost) are then built once, not once per process."""
+    for item in items:
+        tier = tier_of(item.path)
+        item.add_marker(tier)
+        if tier != "unit":
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    unique_ids(items)
+
+
+def unique_ids(items: list[pytest.Item]) -> None:
+    """Give every test an id of its own, and fail the collection if one still repeats.
+
+    schemathesis 4.32 names its items `test_x[POST /v1/summaries]` and sets their id in
+    `_nodeid`, which pytest 9 no longer reads (it keeps a NodeId in `_id`): all 15 have
+    the id `test_x`. xdist's `loadgroup` schedules by id, so 14 of test_schemathesis.py's
+    15 operations silently never ran. The id is set as pytest builds it for other items.
+    """
+    counts = Counter(item.nodeid for item in items)
+    for item in items:
+        if counts[item.nodeid] > 1 and item.parent is not None:
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+    repeated = sorted(i for i, n in Counter(item.nodeid for item in items).items() if n > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests share an id (xdist would run one of them): {repeated}")
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +123,19 @@ def settings(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
         requeue_after_s=5,
         log_level="INFO",
     )
+
+
+@pytest.fixture(scope="session")
+def databases(redis_server: RedisServer) -> Databases:
+    """The allocator of Redis databases of their own (see the module's docstring)."""
+    return Databases(redis_server)
+
+
+@pytest.fixture()
+def own_redis_url(databases: Databases) -> Iterator[str]:
+    """The URL of an empty Redis database of this test's own, flushed after it."""
+    with databases.take() as url:
+        yield url
 
 
 @pytest.fixture()

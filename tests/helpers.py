@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 from nutgraf import models
 from nutgraf.settings import Settings, env_for_children
 from nutgraf.store import JobStore
+from nutgraf.store.server import RedisServer
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_MODEL = "smollm2-135m"
@@ -159,32 +160,51 @@ def serve(app: Flask) -> Iterator[str]:
         server.server_close()
 
 
-def own_database(server_url: str, number: int) -> str:
-    """The URL of database `number` on the test Redis, emptied: keys of one module's own."""
-    url = server_url.rsplit("/", 1)[0] + f"/{number}"
-    redis.Redis.from_url(url).flushdb()
-    return url
+class Databases:
+    """Hands out the private server's databases 1 to 15 (0 is the session's), one holder
+    at a time, each flushed when taken and when given back."""
+
+    def __init__(self, server: RedisServer, count: int = 16) -> None:
+        self.server = server
+        self.free = list(range(1, count))
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[str]:
+        """The URL of an empty database of the caller's own, for the block's length."""
+        with self.lock:
+            if not self.free:
+                raise RuntimeError("every test Redis database is taken: give some back")
+            number = self.free.pop(0)
+        # The server's URL now, not at start: fault tests restart it (same port).
+        url = self.server.url.rsplit("/", 1)[0] + f"/{number}"
+        try:
+            with redis.Redis.from_url(url) as db:
+                db.flushdb()
+            yield url
+            with redis.Redis.from_url(url) as db:
+                db.flushdb()
+        finally:
+            # Given back even when a flush failed (Redis left down): the next taker's
+            # flush then empties it, or fails as loudly.
+            with self.lock:
+                self.free.append(number)
 
 
 @contextlib.contextmanager
-def keyed_client(
-    settings: Settings, server_url: str, database: int, keys: list[str]
-) -> Iterator[FlaskClient]:
+def keyed_client(settings: Settings, redis_url: str, keys: list[str]) -> Iterator[FlaskClient]:
     """A test client of an app with these API keys, and callbacks to loopback allowed, on
-    database `database` of the test Redis, emptied before and after."""
+    `redis_url` (a database of the test's own: conftest's `own_redis_url`)."""
     from nutgraf.webhooks import new_secret
     from service import create_app
 
-    url = own_database(server_url, database)
     update = {
-        "redis_url": url,
+        "redis_url": redis_url,
         "api_keys": keys,
         "webhook_secret": [new_secret()],
         "webhook_allow_private": True,
     }
     yield create_app(settings.model_copy(update=update)).test_client()
-    with redis.Redis.from_url(url) as db:
-        db.flushdb()
 
 
 def answers_200(url: str) -> bool:

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import STORY, answers_200, own_database, wait_for
+from helpers import STORY, answers_200, wait_for
 from nutgraf.settings import Settings, env_for_children
-from nutgraf.store.server import RedisServer, free_port
+from nutgraf.store.server import free_port
 from service import create_app
 
 OFFLINE = "offline: bundled model"
-DATABASE = 7  # the standalone test's own Redis database: the session's worker stays out
 
 
 def test_serve_without_a_model_chooses_the_bundled_one_offline(tmp_path: Path) -> None:
@@ -83,7 +82,7 @@ def test_serve_without_a_model_chooses_the_bundled_one_offline(tmp_path: Path) -
 
 
 def test_a_worker_and_an_api_started_alone_agree(
-    settings: Settings, redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, own_redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`nutgraf worker` and the API, each deciding `auto` at its own start, on one machine."""
     (tmp_path / "hf-hub").mkdir()
@@ -91,7 +90,8 @@ def test_a_worker_and_an_api_started_alone_agree(
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))
     alone = settings.model_copy(
         update={
-            "redis_url": own_database(redis_server.url, DATABASE),
+            # A database of its own: the session's worker stays out.
+            "redis_url": own_redis_url,
             "model": "auto",
             "models": ["auto"],
         }

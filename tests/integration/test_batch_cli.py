@@ -25,8 +25,6 @@ from nutgraf.client import BatchItemResult, Client, NutgrafError
 from nutgraf.settings import Settings
 from service import create_app
 
-pytestmark = pytest.mark.integration
-
 
 def story(tag: str) -> str:
     """An article no other test sends (so no cache hit hides the work)."""
@@ -40,13 +38,10 @@ def url(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture()
-def keyed_url(settings: Settings, redis_server: Any) -> Iterator[str]:
+def keyed_url(settings: Settings, own_redis_url: str) -> Iterator[str]:
     """An API that wants the key `batch-key` (own Redis database: fresh rate budgets)."""
-    db_url = redis_server.url.rsplit("/", 1)[0] + "/11"
-    redis.Redis.from_url(db_url).flushdb()
-    app = create_app(settings.model_copy(update={"redis_url": db_url, "api_keys": ["batch-key"]}))
-    yield from serve(app)
-    redis.Redis.from_url(db_url).flushdb()
+    update = {"redis_url": own_redis_url, "api_keys": ["batch-key"]}
+    yield from serve(create_app(settings.model_copy(update=update)))
 
 
 def run_batch(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
 from helpers import STORY, WorkerProcess, wait_for
@@ -16,16 +14,11 @@ from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from service import create_app
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture()
-def idle(settings: Settings, redis_server: Any) -> Iterator[FlaskClient]:
+def idle(settings: Settings, own_redis_url: str) -> FlaskClient:
     """An API on a Redis database no worker listens to: queued jobs stay queued."""
-    url = redis_server.url.rsplit("/", 1)[0] + "/7"
-    redis.Redis.from_url(url).flushdb()
-    yield create_app(settings.model_copy(update={"redis_url": url})).test_client()
-    redis.Redis.from_url(url).flushdb()
+    return create_app(settings.model_copy(update={"redis_url": own_redis_url})).test_client()
 
 
 def extractive_item(item_id: str, text: str = STORY) -> dict[str, Any]:

@@ -12,17 +12,13 @@ import pytest
 import torch
 from flask.testing import FlaskClient
 
-from helpers import STORY, TEST_MODEL, WorkerProcess, own_database, poll_job, started_worker
+from helpers import STORY, TEST_MODEL, Databases, WorkerProcess, poll_job, started_worker
 from nutgraf import models
 from nutgraf.contract import SummaryOptions
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer
 from nutgraf.summarize import Article, SummarizerCache
 from service import create_app
 
-pytestmark = pytest.mark.integration
-
-DATABASE = 11  # this module's own Redis database: its worker must not take others' jobs
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
@@ -42,10 +38,11 @@ def _batch_sizes_of(ids: list[str], log: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def solo_settings(settings: Settings, redis_server: RedisServer) -> Settings:
-    """The test deployment with the pool a GPU worker runs, on its own database."""
-    url = own_database(redis_server.url, DATABASE)
-    return settings.model_copy(update={"redis_url": url, "worker_pool": "solo"})
+def solo_settings(settings: Settings, databases: Databases) -> Iterator[Settings]:
+    """The test deployment with the pool a GPU worker runs, on its own database (so that
+    its worker takes no other test's jobs)."""
+    with databases.take() as url:
+        yield settings.model_copy(update={"redis_url": url, "worker_pool": "solo"})
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +81,9 @@ def test_cuda_loads_half_precision_and_summarizes_a_batch(tmp_path: Path) -> Non
 
 @needs_cuda
 def test_cuda_worker_picks_solo_and_summarizes(
-    settings: Settings, redis_server: RedisServer, tmp_path: Path
+    settings: Settings, own_redis_url: str, tmp_path: Path
 ) -> None:
-    url = own_database(redis_server.url, DATABASE + 1)
-    cuda = settings.model_copy(update={"redis_url": url, "device": "cuda"})
+    cuda = settings.model_copy(update={"redis_url": own_redis_url, "device": "cuda"})
     with started_worker(cuda, tmp_path / "worker.log") as process:
         client = create_app(cuda).test_client()
         ids = _submit_together(client, 2)

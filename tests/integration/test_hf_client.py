@@ -15,18 +15,13 @@ import requests
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 
-from helpers import STORY, WorkerProcess, own_database, serve, wait_for
+from helpers import STORY, WorkerProcess, serve, wait_for
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer
 from nutgraf.text import word_count
 from service import context, create_app
 
-pytestmark = pytest.mark.integration
-
 KEY = "hf-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-# Redis database of the API that no worker serves.
-NO_WORKER_DB = 13
 # How long a test retries a 503, as an HF client does after `estimated_time`.
 RETRY_FOR_S = 240
 # A medium summary of the bundled model takes minutes on a busy CPU.
@@ -173,9 +168,12 @@ def test_past_the_wait_bound_503_with_estimated_time_then_the_same_job(
     assert v1.json()["summary"] == summary
 
 
-def test_no_worker_is_a_503_at_once(settings: Settings, redis_server: RedisServer) -> None:
-    own = own_database(redis_server.url, NO_WORKER_DB)
-    with keyed_api(settings, redis_url=own) as base, pytest.raises(HfHubHTTPError) as raised:
+def test_no_worker_is_a_503_at_once(settings: Settings, own_redis_url: str) -> None:
+    # A database of its own: no worker listens there.
+    with (
+        keyed_api(settings, redis_url=own_redis_url) as base,
+        pytest.raises(HfHubHTTPError) as raised,
+    ):
         hf_client(base).summarization(story("nobody"))
     body = hf_error(raised.value.response, 503, "not_ready")
     assert "no worker" in body["error"] and body["estimated_time"] > 0

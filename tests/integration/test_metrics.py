@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from helpers import TEST_MODEL, WorkerProcess, answers_200, poll_job, wait_for
 from nutgraf.logs import json_formatter
 from nutgraf.settings import Settings, env_for_children
-from nutgraf.store.server import RedisServer, free_port
+from nutgraf.store.server import free_port
 from nutgraf.telemetry import JOB_DURATION, MODEL_LOAD, Telemetry
 from service import create_app
 from service.metrics import local_collector
@@ -103,10 +103,10 @@ def test_cache_hits_and_misses_are_counted(client: FlaskClient) -> None:
 
 
 def test_queue_depth_rises_with_no_worker_and_falls_after(
-    settings: Settings, redis_server: RedisServer
+    settings: Settings, own_redis_url: str
 ) -> None:
     # A database of its own: the session's worker listens on db 0 and would take the job.
-    isolated = settings.model_copy(update={"redis_url": redis_server.url.rsplit("/", 1)[0] + "/7"})
+    isolated = settings.model_copy(update={"redis_url": own_redis_url})
     client = create_app(isolated).test_client()
     before = scrape(client)
     response = client.post("/v1/summaries", json={"text": unique_text()})

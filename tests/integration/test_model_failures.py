@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from werkzeug.test import TestResponse
 
-from helpers import STORY, WorkerProcess, own_database, poll_job, wait_for
+from helpers import STORY, WorkerProcess, poll_job, wait_for
 from nutgraf.settings import Settings, env_for_children
 from nutgraf.store import JobStore
-from nutgraf.store.server import RedisServer
 from service import create_app
 
 
@@ -43,12 +42,10 @@ def test_job_with_unloadable_model_fails_readably(
 
 
 def test_readyz_says_why_when_the_model_cannot_load(
-    settings: Settings, broken_model: Path, tmp_path: Path
+    settings: Settings, broken_model: Path, own_redis_url: str, tmp_path: Path
 ) -> None:
     # Its own Redis database, so the session's healthy worker does not answer for it.
-    isolated = settings.model_copy(
-        update={"redis_url": settings.redis_url.replace("/0", "/5"), "model": str(broken_model)}
-    )
+    isolated = settings.model_copy(update={"redis_url": own_redis_url, "model": str(broken_model)})
     client = create_app(isolated).test_client()
     assert client.get("/readyz").get_json()["error"]["message"] == "no worker is running"
     log_path = tmp_path / "worker.log"
@@ -82,19 +79,19 @@ def test_readyz_says_why_when_the_model_cannot_load(
         process.wait(30)
 
 
-DATABASE = 6  # this module's own Redis database: the session's worker must not answer
 FIX = "set NUTGRAF_MODEL=smollm2-135m to use the bundled offline model"
 
 
 def test_a_model_that_cannot_load_is_refused_at_once(
-    settings: Settings, redis_server: RedisServer, tmp_path: Path
+    settings: Settings, own_redis_url: str, tmp_path: Path
 ) -> None:
     """A Hub id offline: /readyz and new POSTs say so with the fix, the queued job fails
     with the same message, and no new job is queued for a worker that cannot run it."""
     hub_id = "nutgraf-tests/no-such-model"
     isolated = settings.model_copy(
         update={
-            "redis_url": own_database(redis_server.url, DATABASE),
+            # Its own Redis database: the session's worker must not answer.
+            "redis_url": own_redis_url,
             "model": hub_id,
             "models": [hub_id],
         }

@@ -17,19 +17,15 @@ from helpers import (
     STORY,
     TEST_MODEL,
     ApiProcess,
+    Databases,
     WorkerProcess,
     answers_200,
-    own_database,
     wait_for,
 )
 from nutgraf.settings import Settings
 from nutgraf.store.keys import Keys
-from nutgraf.store.server import RedisServer, free_port
+from nutgraf.store.server import free_port
 from service import create_app
-
-pytestmark = pytest.mark.integration
-
-DATABASE = 13  # this module's own Redis database: no other worker sweeps its jobs
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +37,12 @@ def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Admi
 
 @pytest.fixture(scope="module")
 def amqp_settings(
-    settings: Settings, redis_server: RedisServer, rabbit: tuple[str, Admin, str]
-) -> Settings:
-    """The test deployment with RabbitMQ as its broker and its own Redis database."""
-    url = own_database(redis_server.url, DATABASE)
-    return settings.model_copy(update={"redis_url": url, "broker_url": rabbit[0]})
+    settings: Settings, databases: Databases, rabbit: tuple[str, Admin, str]
+) -> Iterator[Settings]:
+    """The test deployment with RabbitMQ as its broker and its own Redis database (so that
+    no other worker sweeps its jobs)."""
+    with databases.take() as url:
+        yield settings.model_copy(update={"redis_url": url, "broker_url": rabbit[0]})
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from flask.testing import FlaskClient
@@ -33,17 +32,15 @@ def test_sample_article_is_summarized_then_cached(
     assert job["input"]["truncated"] is False
     assert job["completed_at"] >= job["created_at"]
 
-    # The same article again (whitespace aside) is answered from the cache, no worker.
-    started = time.perf_counter()
+    # The same article again (whitespace aside) is answered from the cache, no worker
+    # (how fast: bench/timings.py).
     again = client.post("/v1/summaries", json={"text": "  " + sample_article.replace("\n", " ")})
-    elapsed = time.perf_counter() - started
     assert again.status_code == 200
     body = again.get_json()
     assert body["cached"] is True and body["status"] == "succeeded"
     assert body["summary"] == summary
     assert body["id"] != job_id
     assert client.get(f"/v1/summaries/{body['id']}").get_json()["summary"] == summary
-    assert elapsed < 1.0  # generous: a cache hit does no model work at all
 
     # A different length is a different summary: not a cache hit.
     other = client.post("/v1/summaries", json={"text": sample_article, "length": "headline"})

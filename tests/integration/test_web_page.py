@@ -19,8 +19,6 @@ from werkzeug.serving import make_server
 
 from helpers import TEST_MODEL, WorkerProcess
 
-pytestmark = pytest.mark.integration
-
 # No GPU, no sandbox (containers), nothing that phones home from a test run.
 CHROMIUM_ARGS = [
     "--no-sandbox",

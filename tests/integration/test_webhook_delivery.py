@@ -16,21 +16,15 @@ from flask.testing import FlaskClient
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from helpers import WorkerProcess, own_database, started_worker, wait_for
+from helpers import Databases, WorkerProcess, started_worker, wait_for
 from nutgraf.settings import Settings
 from nutgraf.store.keys import Keys
-from nutgraf.store.server import RedisServer
 from nutgraf.webhooks import ID_HEADER, SIGNATURE_HEADER, new_secret
 from service import create_app
-
-pytestmark = pytest.mark.integration
 
 # The deployment is in the middle of a rotation: every callback is signed with both.
 NEW_SECRET = "whsec_bmV3IHNlY3JldCBvZiB0aGUgdGVzdCBkZXBsb3ltZW50"
 OLD_SECRET = "whsec_dGhlIG9sZCBzZWNyZXQgb2YgdGhlIHRlc3QgZGVwbG95bWVudA=="
-# A Redis database of its own: the session's worker (no secret, private receivers refused)
-# must not claim these callbacks.
-DATABASE = 9
 STORY = (
     "The city council of Lakeport voted 7 to 2 on Tuesday to build a new library on Harbor "
     "Street. Mayor Ana Ruiz said construction will start in March and cost 12 million "
@@ -125,18 +119,19 @@ class SlowReceiver:
 
 
 @pytest.fixture(scope="module")
-def hooked_settings(settings: Settings, redis_server: RedisServer) -> Settings:
-    """The test deployment with a webhook secret, on its own Redis database."""
-    url = own_database(redis_server.url, DATABASE)
-    return settings.model_copy(
-        update={
-            "redis_url": url,
-            "webhook_secret": [NEW_SECRET, OLD_SECRET],
-            "webhook_allow_private": True,
-            # Far longer than the waits below: a slow receiver is held this long.
-            "webhook_timeout_s": 30,
-        }
-    )
+def hooked_settings(settings: Settings, databases: Databases) -> Iterator[Settings]:
+    """The test deployment with a webhook secret, on its own Redis database: the session's
+    worker (no secret, private receivers refused) must not claim these callbacks."""
+    with databases.take() as url:
+        yield settings.model_copy(
+            update={
+                "redis_url": url,
+                "webhook_secret": [NEW_SECRET, OLD_SECRET],
+                "webhook_allow_private": True,
+                # Far longer than the waits below: a slow receiver is held this long.
+                "webhook_timeout_s": 30,
+            }
+        )
 
 
 @pytest.fixture(scope="module")

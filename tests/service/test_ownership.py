@@ -12,18 +12,16 @@ from flask.testing import FlaskClient
 
 from helpers import keyed_client
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer
 
 KEY_A = "owner-a-" + "a" * 32
 KEY_B = "owner-b-" + "b" * 32
-# A database no worker listens on: jobs queued here stay queued.
-OWN_DB = 12
 
 
 @pytest.fixture()
-def client(redis_server: RedisServer, settings: Settings) -> Iterator[FlaskClient]:
-    """An app with two API keys on an empty database of its own."""
-    with keyed_client(settings, redis_server.url, OWN_DB, [KEY_A, KEY_B]) as test_client:
+def client(own_redis_url: str, settings: Settings) -> Iterator[FlaskClient]:
+    """An app with two API keys on an empty database of its own, where no worker listens:
+    jobs queued there stay queued."""
+    with keyed_client(settings, own_redis_url, [KEY_A, KEY_B]) as test_client:
         yield test_client
 
 

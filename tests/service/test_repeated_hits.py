@@ -14,19 +14,17 @@ from flask.testing import FlaskClient
 
 from helpers import keyed_client
 from nutgraf.settings import Settings
-from nutgraf.store.server import RedisServer
 from service import context
 
 # The module, not the blueprint service.routes exports under the same name.
 summaries = importlib.import_module("service.routes.summaries")
 KEYS = ["repeat-a-" + "a" * 32, "repeat-b-" + "b" * 32]
-OWN_DB = 14
 
 
 @pytest.fixture()
-def client(redis_server: RedisServer, settings: Settings) -> Iterator[FlaskClient]:
+def client(own_redis_url: str, settings: Settings) -> Iterator[FlaskClient]:
     """An app with two API keys and callbacks allowed, on a database of its own."""
-    with keyed_client(settings, redis_server.url, OWN_DB, KEYS) as test_client:
+    with keyed_client(settings, own_redis_url, KEYS) as test_client:
         yield test_client
 
 

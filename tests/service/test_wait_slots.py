@@ -16,11 +16,9 @@ import requests
 
 from helpers import answers_200, wait_for
 from nutgraf.settings import Settings, env_for_children
-from nutgraf.store.server import RedisServer, free_port
+from nutgraf.store.server import free_port
 from service.server import gunicorn_options
 
-# A database no worker listens on: the jobs waited on stay queued.
-OWN_DB = 11
 WAIT_S = 20
 
 
@@ -49,11 +47,11 @@ def _answered(results: list[Any], least: int) -> list[requests.Response]:
 
 
 def test_many_waits_do_not_hang_healthz(
-    redis_server: RedisServer, settings: Settings, tmp_path: Path
+    own_redis_url: str, settings: Settings, tmp_path: Path
 ) -> None:
-    url = redis_server.url.rsplit("/", 1)[0] + f"/{OWN_DB}"
+    # A database of the test's own, where no worker listens: the jobs waited on stay queued.
+    url = own_redis_url
     db = redis.Redis.from_url(url)
-    db.flushdb()
     threads = gunicorn_options(settings)["threads"]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -98,5 +96,4 @@ def test_many_waits_do_not_hang_healthz(
         api.wait(60)
         for client in clients:
             client.join(60)
-        db.flushdb()
         db.close()

@@ -35,7 +35,7 @@ def test_503_with_retry_after_is_retried_after_waiting(server: LocalServer) -> N
         elapsed = time.monotonic() - started
     assert job.status == "succeeded" and job.summary == "Done."
     assert len(server.requests) == 2
-    assert 1.0 <= elapsed < 5.0
+    assert elapsed >= 1.0  # waited as told (how much longer: bench/timings.py)
 
 
 def test_429_retry_of_a_post_reuses_its_idempotency_key(server: LocalServer) -> None:
@@ -116,14 +116,16 @@ def test_retries_are_bounded_by_attempts(server: LocalServer) -> None:
     assert len(server.requests) == 3
 
 
-def test_a_retry_after_beyond_the_time_budget_is_not_waited_for(server: LocalServer) -> None:
+def test_a_retry_after_beyond_the_time_budget_is_not_waited_for(
+    server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
     server.script(Reply(429, error_body("rate_limited"), {"Retry-After": "3600"}))
-    started = time.monotonic()
     with Client(server.url, retry_for_s=10) as client, pytest.raises(NutgrafError) as raised:
         client.get("job1")
-    assert time.monotonic() - started < 2
     assert raised.value.retry_after == 3600
     assert len(server.requests) == 1
+    # The client says every wait before it sleeps: no line, no wait.
+    assert not [r for r in caplog.records if r.name == "nutgraf.client.http"]
 
 
 def test_client_errors_raise_at_once_with_code_and_message(server: LocalServer) -> None:
