@@ -101,7 +101,7 @@ def pinned(requirements: list[str], package: str) -> str:
 def test_cli_lists_the_expected_subcommands() -> None:
     """The CLI parse used below finds the documented subcommands."""
     documented = {
-        *("serve", "api", "worker", "summarize", "models", "config", "eval", "batch"),
+        *("serve", "api", "worker", "summarize", "models", "config", "eval", "batch", "check"),
         "webhook-secret",
     }
     assert cli_subcommands() == documented

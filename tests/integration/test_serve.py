@@ -88,7 +88,10 @@ def test_serve_runs_everything_and_stops_cleanly(tmp_path: Path, sample_article:
     assert not [r for r in records if "/readyz" in r["message"] and r["level"] != "DEBUG"]
     assert "superuser privileges" not in output
     said_root = [r for r in records if "runs as root" in r["message"]]
-    assert len(said_root) == (1 if os.geteuid() == 0 else 0), output[-3000:]
+    # Once per worker: serve runs one per lane.
+    assert len(said_root) == (2 if os.geteuid() == 0 else 0), output[-3000:]
+    lanes = sorted(r["message"].split()[1] for r in records if "worker: lanes=" in r["message"])
+    assert lanes == ["lanes=bulk", "lanes=interactive"], lanes
     assert not (tmp_path / "home" / ".gunicorn").exists()
     assert not [p for p in parts if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert list((tmp_path / "data" / "redis").rglob("*.aof*")), "redis kept no AOF"
@@ -278,11 +281,13 @@ def test_a_second_ctrl_c_stops_everything_at_once(tmp_path: Path) -> None:
     try:
         wait_for(lambda: answers_200(f"http://127.0.0.1:{port}/healthz"), 120, "the API")
         parts = psutil.Process(serve.pid).children(recursive=True)
-        (worker,) = [
+        workers = [
             p for p in parts if p.ppid() == serve.pid and "-m worker" in " ".join(p.cmdline())
         ]
-        # A worker that would never finish its orderly stop: it cannot even take SIGTERM.
-        os.killpg(worker.pid, signal.SIGSTOP)
+        assert len(workers) == 2  # one per lane
+        # Workers that would never finish their orderly stop: they cannot even take SIGTERM.
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGSTOP)
         os.killpg(serve.pid, signal.SIGINT)
         wait_for(lambda: "again to force" in log_path.read_text(), 30, "the orderly stop")
         os.killpg(serve.pid, signal.SIGINT)  # the impatient second Ctrl-C

@@ -288,15 +288,15 @@ def run(args: argparse.Namespace) -> int:
                         shown["server_eta"] = f"{max(known):.0f}s"
                     return shown
 
-                def show_eta(status: BatchStatus) -> None:
+                def note_eta(status: BatchStatus) -> None:
+                    # Only noted: the bar is redrawn as results come, from this thread.
                     etas[status.id] = status.eta_s if not status.done else None
-                    bar.set_postfix(postfix(), refresh=False)
 
                 for item in client.batch(
                     records(),
                     chunk_size=args.chunk_size,
                     priority=args.priority,
-                    on_status=show_eta,
+                    on_status=note_eta,
                     **options,
                 ):
                     original_id, extra = pending.pop(item.id)
