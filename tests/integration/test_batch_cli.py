@@ -281,7 +281,14 @@ def test_ctrl_c_then_a_second_run_resumes_without_duplicates(
     command = [sys.executable, "-m", "nutgraf", "batch", str(source), "-o", str(out)]
     command += ["--url", url, "--chunk-size", "2"]
     first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env()
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        # As from a terminal: a test run started in the background (`&` in a script)
+        # ignores SIGINT, and a child would inherit that and never see the Ctrl-C.
+        preexec_fn=_ctrl_c_as_on_a_terminal,
     )
     try:
         wait_for(lambda: out.exists() and len(read_lines(out)) == 6, 60, "the extractive lines")
@@ -306,3 +313,7 @@ def test_ctrl_c_then_a_second_run_resumes_without_duplicates(
     assert all(line["status"] == "succeeded" and line["summary"] for line in model_lines)
     assert all(line["options"]["mode"] == "abstractive" for line in model_lines)
     assert all(line["n"] == int(line["id"][1:]) for line in lines if "n" in line)
+
+
+def _ctrl_c_as_on_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
