@@ -179,7 +179,8 @@ class _Run:
     ) -> None:
         """One summarize_batch call; an article that breaks it fails alone. A job cancelled
         while it runs stops generating at the next decoding step; the others go on."""
-        watch = self.watch or CancelWatch(runtime.current().store, [i.job_id for i in items])
+        watch = self.watch
+        assert watch is not None, "claim() comes first: it builds the batch's cancel watch"
         articles = [
             Article(item.text, item.title, item.options, stop=watch.stop_for(item.job_id))
             for item in items
