@@ -123,7 +123,14 @@ class Summarizer:
             for a in articles
         ]
         passes = [
-            Pass(r.body, a.title, a.options.length, a.options.format, stop=a.stop)
+            Pass(
+                r.body,
+                a.title,
+                a.options.length,
+                a.options.format,
+                max_words=a.options.max_words,
+                stop=a.stop,
+            )
             for a, r in zip(articles, readings, strict=True)
         ]
         outputs = self._run_passes(passes)
@@ -193,7 +200,7 @@ class Summarizer:
     def _run_passes(self, passes: list[Pass]) -> list[Generation]:
         """Run passes grouped by generation settings, one generate() per group."""
         outputs: list[Generation | None] = [None] * len(passes)
-        groups: dict[tuple[Length, Format], list[int]] = {}
+        groups: dict[tuple[Length, Format, tuple[int, int]], list[int]] = {}
         for index, p in enumerate(passes):
             groups.setdefault(p.settings, []).append(index)
         for key, indexes in groups.items():
@@ -202,9 +209,11 @@ class Summarizer:
                 outputs[index] = output
         return [o for o in outputs if o is not None]
 
-    def _generate(self, passes: list[Pass], length: Length, fmt: Format) -> list[Generation]:
+    def _generate(
+        self, passes: list[Pass], length: Length, fmt: Format, new_tokens: tuple[int, int]
+    ) -> list[Generation]:
         """One batched, grounded generate(): output text and new-token count per pass."""
-        min_new, max_new = TOKEN_BUDGETS[length]
+        min_new, max_new = new_tokens
         budget = self._body_budget(length, fmt)
         rendered = [self._prompt(p, budget) for p in passes]
         outputs: list[Generation | None] = [None] * len(rendered)

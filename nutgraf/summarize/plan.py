@@ -22,6 +22,22 @@ TOKEN_BUDGETS: dict[Length, tuple[int, int]] = {
     "medium": (50, 160),
     "long": (100, 300),
 }
+# A max_words cap bounds generation too: words past it would be cut by shaping anyway.
+# English news runs about 1.3 tokens a word in the model's tokenizers; 2 a word and a few
+# more leave room for punctuation and bullet marks, so the last whole sentence is kept.
+_TOKENS_PER_WORD = 2
+_CAP_SLACK_TOKENS = 8
+
+
+def token_budget(length: Length, max_words: int | None = None) -> tuple[int, int]:
+    """New tokens (min, max) for a summary of this length, within `max_words` if set."""
+    low, high = TOKEN_BUDGETS[length]
+    if max_words is None:
+        return low, high
+    high = min(high, max_words * _TOKENS_PER_WORD + _CAP_SLACK_TOKENS)
+    return min(low, high // 2), high
+
+
 # Tokens between two chosen sentences that were not neighbours in the article ("\n\n").
 _GAP_TOKENS = 1
 
@@ -35,14 +51,15 @@ class Pass:
     length: Length
     format: Format
     safe: bool = False  # the retry: a stricter instruction
+    max_words: int | None = None
     # The article's stop check (Article.stop): asked between decoding steps.
     stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     @property
-    def settings(self) -> tuple[Length, Format]:
+    def settings(self) -> tuple[Length, Format, tuple[int, int]]:
         """What generate() is called with: passes that share it share a batch (a safe pass
         differs only in its prompt)."""
-        return self.length, self.format
+        return self.length, self.format, token_budget(self.length, self.max_words)
 
     @property
     def source(self) -> str:

@@ -11,6 +11,7 @@ from nutgraf import models
 from nutgraf.contract import SummaryOptions
 from nutgraf.summarize import Article, Summarizer, SummarizerCache
 from nutgraf.summarize.abstractive import token_batches
+from nutgraf.summarize.plan import TOKEN_BUDGETS, token_budget
 
 LONG_TEXT = " ".join(
     [
@@ -63,3 +64,34 @@ def test_no_generate_call_exceeds_the_token_budget(
     results = summarizer.summarize_batch(articles)
     assert results[0].input.selected  # the long one filled the window
     assert len(calls) >= 2  # split into several calls, not one for every article at once
+
+
+def test_max_words_bounds_the_new_tokens_as_well_as_the_summary() -> None:
+    assert token_budget("long") == TOKEN_BUDGETS["long"]
+    low, high = token_budget("long", max_words=40)
+    assert high < TOKEN_BUDGETS["long"][1] and high > 40 and low <= high // 2
+    # A cap above what the length would write changes nothing.
+    assert token_budget("headline", max_words=500) == TOKEN_BUDGETS["headline"]
+
+
+def test_a_max_words_article_generates_apart_with_fewer_new_tokens(
+    tiny_bart_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = SummarizerCache("cpu", tmp_path).get(models.resolve(str(tiny_bart_dir))).backend
+    summarizer = Summarizer(loaded)
+    asked: list[tuple[int, int]] = []
+    generate = summarizer.backend.generate
+
+    def recording(prompts: list[str], max_new: int, min_new: int, **kwargs: object) -> object:
+        asked.append((len(prompts), max_new))
+        return generate(prompts, max_new, min_new, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(summarizer.backend, "generate", recording)
+    capped = SummaryOptions(length="long", max_words=20)
+    summarizer.summarize_batch(
+        [Article(LONG_TEXT, None, SummaryOptions(length="long")), Article(LONG_TEXT, None, capped)]
+    )
+    firsts = asked[:2]  # a retry may follow
+    assert sorted(firsts) == sorted(
+        [(1, TOKEN_BUDGETS["long"][1]), (1, token_budget("long", 20)[1])]
+    )
