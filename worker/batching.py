@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from itertools import count
 from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
@@ -64,19 +65,30 @@ class AckLateBatches(Batches):
         return handle
 
     def _do_flush(self) -> None:
-        # celery-batches flushes whatever the timer finds, into the pool's own queue while
-        # every pool process is busy. Keep the next batch here instead, filling, until a
-        # process is free (a batch's end flushes at once): a batch queued in the pool would
-        # run before a stopping worker could exit, where one here is handed back.
+        # celery-batches flushes whatever the timer finds, all of it as one batch, into the
+        # pool's own queue while every pool process is busy. Start a batch of at most
+        # flush_every for each free process instead, and keep the rest here, filling, until
+        # a process is free (a batch's end flushes at once): a batch queued in the pool
+        # would run before a stopping worker could exit, where one here is handed back.
+        # nutgraf sends no task with an eta, so nothing waits in celery-batches' _pending.
         if self._stopping:
             return
-        if self._in_flight >= max(1, getattr(self._pool, "num_processes", 1) or 1):
-            return
-        super()._do_flush()
+        processes = max(1, getattr(self._pool, "num_processes", 1) or 1)
+        while self._in_flight < processes and not self._buffer.empty():
+            batch: list[Request] = []
+            while len(batch) < self.flush_every and not self._buffer.empty():
+                batch.append(self._buffer.get_nowait())
+            self.flush(batch)
+        # celery-batches flushes again each time its count reaches flush_every: count what
+        # waits, so that a full next batch is flushed as soon as a process frees.
+        self._count = count(self._buffer.qsize() + 1)
+        if self._buffer.empty() and self._tref is not None:
+            self._tref.cancel()  # the next message starts it again
+            self._tref = None
 
     def _flush_next(self) -> None:
         """Start the batch that waited for a free process, if any (after one ended)."""
-        if self._buffer.qsize() or self._pending.qsize():
+        if not self._buffer.empty():
             try:
                 self._do_flush()
             except Exception as exc:  # the flush timer tries again
