@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import requests
 from broker import rabbitmq_vhost
@@ -25,6 +24,7 @@ from helpers import (
     Databases,
     WorkerProcess,
     poll_job,
+    reconciler_leader,
     wait_for,
 )
 from nutgraf import models
@@ -177,20 +177,6 @@ def _answers(url: str) -> int | None:
         return None
 
 
-def _leader_of(store: JobStore, workers: list[WorkerProcess]) -> WorkerProcess | None:
-    """The worker whose pool process holds the reconciler's lease (worker ids name the pid)."""
-    holder = store.redis.get(store.keys.reconciler)
-    if not holder:
-        return None
-    pid = int(holder.split(":")[-2])
-    for worker in workers:
-        if worker.running() and worker.process is not None:
-            children = psutil.Process(worker.process.pid).children(recursive=True)
-            if pid in {child.pid for child in children}:
-                return worker
-    return None
-
-
 @pytest.mark.timeout(600)
 def test_the_reconciler_lead_moves_to_a_survivor_when_its_worker_is_killed(
     settings: Settings, own_redis_url: str, tmp_path: Path
@@ -201,11 +187,15 @@ def test_the_reconciler_lead_moves_to_a_survivor_when_its_worker_is_killed(
     try:
         for worker in workers:
             worker.start()
-        leader = wait_for(lambda: _leader_of(store, workers), 60, "a worker to lead the sweep")
-        leader.kill()  # SIGKILL, every process of it: the lease is never given up
-        survivor = next(worker for worker in workers if worker is not leader)
+
+        def leader() -> WorkerProcess | None:
+            return reconciler_leader(store, workers)
+
+        first = wait_for(leader, 60, "a worker to lead the sweep")
+        first.kill()  # SIGKILL, every process of it: the lease is never given up
+        survivor = next(worker for worker in workers if worker is not first)
         # The lease lasts 15 s unless renewed; the survivor asks every 5 s.
-        assert wait_for(lambda: _leader_of(store, workers), 60, "the lead to move") is survivor
+        assert wait_for(leader, 60, "the lead to move") is survivor
     finally:
         for worker in workers:
             worker.stop()
