@@ -106,7 +106,10 @@ class AckLateBatches(Batches):
         for req in held:
             # On the message itself: a Request's reject is deferred to the event loop,
             # which has stopped; Celery would run it only as it closes, after the batch.
-            req.message.reject(requeue=True)
+            try:
+                req.message.reject(requeue=True)
+            except Exception as exc:  # unacknowledged: it goes back as the connection closes
+                log.warning("could not hand back a message now: %s", exc)
             req.acknowledged = True
         if held:
             log.info("stopping: %d job(s) not started handed back to the broker", len(held))
