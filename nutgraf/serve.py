@@ -130,7 +130,8 @@ def _parts() -> list[tuple[str, str, dict[str, str]]]:
             "worker",
             {"NUTGRAF_WORKER_LANES": "bulk", "NUTGRAF_WORKER_NICE": str(BULK_NICE)},
         ),
-        ("api", "api", {}),
+        # No load balancer in front to wait for: Ctrl-C stops the API without a drain.
+        ("api", "api", {"NUTGRAF_DRAIN_S": "0"}),
     ]
 
 

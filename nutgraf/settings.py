@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         default=2, gt=0, description="gunicorn worker processes (8 threads each)."
     )
+    drain_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM the API answers /readyz 503 and goes on serving this long, "
+        "so that load balancers stop sending it clients, then finishes what is in flight.",
+    )
     worker_concurrency: int = Field(default=1, gt=0, description="Celery pool size per worker.")
     worker_lanes: Annotated[list[Lane], NoDecode] = Field(
         default_factory=lambda: list(LANES),

@@ -17,6 +17,8 @@ SETTINGS = "nutgraf.settings"
 STORE = "nutgraf.store"
 PRODUCER = "nutgraf.producer"
 REPEATS = "nutgraf.repeats"
+# Set by the server (service/server.py) when the process is told to stop: /readyz says 503.
+DRAINING = "nutgraf.draining"
 # `Prefer: wait` and POST /hf/models/<name> hold an API thread for up to MAX_WAIT_S.
 # gunicorn serves each process with 8 threads (service/server.py); waits may take half, so
 # that /healthz, reads and new submissions always find a thread. Counted per process, like
@@ -41,6 +43,12 @@ def producer() -> Celery:
     """The Celery app that sends jobs to the workers."""
     value: Celery = current_app.extensions[PRODUCER]
     return value
+
+
+def draining() -> bool:
+    """Whether this API was told to stop and is draining (a flag the server may set)."""
+    flag = current_app.extensions.get(DRAINING)
+    return bool(flag is not None and flag.value)
 
 
 def repeats() -> RepeatedHits:

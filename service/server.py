@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
 import socket
 import sys
 import tempfile
+import time
+from multiprocessing.sharedctypes import RawValue
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 from nutgraf.settings import Settings
@@ -21,12 +25,42 @@ log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+class _DrainingArbiter(Arbiter):
+    """gunicorn's master, with a drain before a SIGTERM's graceful stop: gunicorn stops
+    listening at once, so a load balancer that has not yet seen the pod go would send
+    clients to a closed port. Meanwhile /readyz answers 503 (the flag, shared with the
+    worker processes) and everything else is served; then the usual graceful stop."""
+
+    def __init__(self, app: _GunicornApp) -> None:
+        super().__init__(app)
+        self.draining = app.draining
+        self.drain_s = app.settings.drain_s
+        self.stop_at: float | None = None
+
+    def handle_term(self) -> None:
+        """SIGTERM: drain first; a second SIGTERM stops at once (gracefully)."""
+        if self.stop_at is not None or not self.drain_s:
+            self.draining.value = True
+            raise StopIteration
+        self.draining.value = True
+        self.stop_at = time.monotonic() + self.drain_s
+        self.log.info("draining for %g s: /readyz answers 503, requests are served", self.drain_s)
+
+    def manage_workers(self) -> None:
+        """Called every pass of the master's loop (about once a second): end the drain."""
+        if self.stop_at is not None and time.monotonic() >= self.stop_at:
+            raise StopIteration
+        super().manage_workers()
+
+
 class _GunicornApp(BaseApplication):
     """gunicorn with the Flask app built in each worker process (no Redis client forks)."""
 
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
         self.settings = settings
         self.options = options
+        # Shared memory made before the fork: the master sets it, every worker reads it.
+        self.draining = RawValue(ctypes.c_bool, False)
         super().__init__()
 
     def load_config(self) -> None:
@@ -34,9 +68,20 @@ class _GunicornApp(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from service import create_app
+        from service import context, create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        app.extensions[context.DRAINING] = self.draining
+        return app
+
+    def run(self) -> None:
+        """BaseApplication.run, with the master that drains on SIGTERM."""
+        try:
+            _DrainingArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
 
 
 class _RootLogger(Logger):

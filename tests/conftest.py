@@ -121,6 +121,8 @@ def settings(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
         task_time_limit_s=240,
         # The reconciler re-sends a job queued this long with nothing running it.
         requeue_after_s=5,
+        # No load balancer to wait for: a stopped API stops at once (test_rolling.py drains).
+        drain_s=0,
         log_level="INFO",
     )
 

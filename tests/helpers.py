@@ -137,6 +137,23 @@ class ApiProcess:
             self.process.wait()
 
 
+def reconciler_leader(store: JobStore, workers: list[WorkerProcess]) -> WorkerProcess | None:
+    """The running worker one of whose pool processes holds the reconciler's lease (a
+    process's worker id is hostname:pid:random), or None."""
+    import psutil
+
+    holder = store.redis.get(store.keys.reconciler)
+    if not holder:
+        return None
+    pid = int(holder.split(":")[-2])
+    for worker in workers:
+        if worker.running() and worker.process is not None:
+            children = psutil.Process(worker.process.pid).children(recursive=True)
+            if pid in {child.pid for child in children}:
+                return worker
+    return None
+
+
 @contextlib.contextmanager
 def started_worker(settings: Settings, log_path: Path) -> Iterator[WorkerProcess]:
     """A worker for the block's length, its model loaded before the block runs."""

@@ -138,6 +138,26 @@ def test_worker_can_be_scaled() -> None:
     assert worker.get("stop_grace_period"), "a running job needs time to finish on stop"
 
 
+def seconds(duration: str) -> int:
+    """A Compose duration of whole seconds or minutes ("180s", "3m") in seconds."""
+    match = re.fullmatch(r"(\d+)([sm])", duration)
+    assert match, duration
+    return int(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
+def test_grace_periods_cover_the_api_drain_and_a_micro_batch() -> None:
+    """As in deploy/k8s: the API's drain and requests in flight; a worker's micro-batch."""
+    from service.server import gunicorn_options
+
+    in_flight = Settings().drain_s + gunicorn_options(Settings())["graceful_timeout"]
+    k8s = yaml.safe_load((ROOT / "deploy" / "k8s" / "worker-interactive.yaml").read_text())
+    batch = k8s["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    for name in ("api", "api-ha"):
+        assert seconds(service(name)["stop_grace_period"]) > in_flight, name
+    for name in ("worker", "worker-bulk", "worker-ha-1", "worker-ha-2"):
+        assert seconds(service(name)["stop_grace_period"]) == batch, name
+
+
 def test_nutgraf_services_wait_for_a_healthy_redis() -> None:
     """api and worker start only once Redis answers, and reach it by its service name."""
     for name in ("api", "worker"):

@@ -21,6 +21,7 @@ import yaml
 from test_containers import cli_subcommands
 
 from nutgraf.settings import Settings
+from service.server import gunicorn_options
 from worker.app import QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -267,6 +268,15 @@ def test_a_worker_deployment_per_lane_with_the_model_cache_on_a_volume(lane: str
     assert ("PersistentVolumeClaim", claim) in objects()
     # Time to finish a micro-batch on SIGTERM (docs/deploying.md).
     assert spec["terminationGracePeriodSeconds"] >= 60
+
+
+def test_the_api_pods_grace_period_covers_its_drain_and_requests_in_flight() -> None:
+    env = {item["name"]: item.get("value") for item in container("api")["env"]}
+    drain = Settings.model_validate({"drain_s": env["NUTGRAF_DRAIN_S"]}).drain_s
+    graceful = gunicorn_options(Settings())["graceful_timeout"]
+    spec = deployment("api")["spec"]["template"]["spec"]
+    assert "lifecycle" not in container("api"), "the drain is the API's own (NUTGRAF_DRAIN_S)"
+    assert spec["terminationGracePeriodSeconds"] > drain + graceful
 
 
 def test_every_deployment_has_a_disruption_budget() -> None:

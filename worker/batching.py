@@ -1,9 +1,11 @@
-"""Micro-batching: celery-batches, with acks_late kept honest when a pool process dies."""
+"""Micro-batching: celery-batches, with acks_late kept honest when a pool process dies, and
+the next batch kept where a stopping worker can hand it back."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from itertools import count
 from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
@@ -23,6 +25,8 @@ class AckLateBatches(Batches):
     celery-batches acks late messages on success but sets no error callback, so a batch
     whose process was killed would hold its messages unacknowledged for the worker's
     whole life, and with them the prefetch window: the worker would stop taking work.
+    Nor does it give back what its buffer holds when the worker stops: those messages
+    return only when the connection closes, after the running batch (`hand_back`).
     """
 
     abstract = True
@@ -31,7 +35,10 @@ class AckLateBatches(Batches):
     batch_soft_time_limit: float | None = None
     #: Told each job id as its message arrives (prefetched), before it waits in the buffer.
     on_received: Callable[[str], None] | None = None
+    #: Told the job ids whose messages a shutdown gave back to the broker unstarted.
+    on_handed_back: Callable[[list[str]], None] | None = None
     _in_flight = 0
+    _stopping = False
 
     def Strategy(self, task: Any, app: Celery, consumer: Consumer) -> Callable[..., None]:
         """celery-batches' message handler, telling `on_received` which job each holds."""
@@ -58,13 +65,60 @@ class AckLateBatches(Batches):
         return handle
 
     def _do_flush(self) -> None:
-        # celery-batches flushes whatever the timer finds; while every pool process is busy
-        # that queues tiny batches behind the running one. Keep filling instead, until a
-        # process is free or the batch is full.
-        busy = self._in_flight >= max(1, getattr(self._pool, "num_processes", 1) or 1)
-        if busy and self._buffer.qsize() < self.flush_every:
+        # celery-batches flushes whatever the timer finds, all of it as one batch, into the
+        # pool's own queue while every pool process is busy. Start a batch of at most
+        # flush_every for each free process instead, and keep the rest here, filling, until
+        # a process is free (a batch's end flushes at once): a batch queued in the pool
+        # would run before a stopping worker could exit, where one here is handed back.
+        # nutgraf sends no task with an eta, so nothing waits in celery-batches' _pending.
+        if self._stopping:
             return
-        super()._do_flush()
+        processes = max(1, getattr(self._pool, "num_processes", 1) or 1)
+        while self._in_flight < processes and not self._buffer.empty():
+            batch: list[Request] = []
+            while len(batch) < self.flush_every and not self._buffer.empty():
+                batch.append(self._buffer.get_nowait())
+            self.flush(batch)
+        # celery-batches flushes again each time its count reaches flush_every: count what
+        # waits, so that a full next batch is flushed as soon as a process frees.
+        self._count = count(self._buffer.qsize() + 1)
+        if self._buffer.empty() and self._tref is not None:
+            self._tref.cancel()  # the next message starts it again
+            self._tref = None
+
+    def _flush_next(self) -> None:
+        """Start the batch that waited for a free process, if any (after one ended)."""
+        if not self._buffer.empty():
+            try:
+                self._do_flush()
+            except Exception as exc:  # the flush timer tries again
+                log.warning("could not start the next batch: %s", exc)
+
+    def hand_back(self) -> int:
+        """Give every buffered message back to the broker unstarted, and flush no more:
+        the worker is stopping, and another worker should run these now rather than after
+        this one's batch. Returns how many were handed back."""
+        self._stopping = True
+        held: list[Request] = []
+        for queue in (self._buffer, self._pending):
+            while not queue.empty():
+                held.append(queue.get_nowait())
+        for req in held:
+            # On the message itself: a Request's reject is deferred to the event loop,
+            # which has stopped; Celery would run it only as it closes, after the batch.
+            try:
+                req.message.reject(requeue=True)
+            except Exception as exc:  # unacknowledged: it goes back as the connection closes
+                log.warning("could not hand back a message now: %s", exc)
+            req.acknowledged = True
+        if held:
+            log.info("stopping: %d job(s) not started handed back to the broker", len(held))
+            if self.on_handed_back is not None:
+                try:
+                    self.on_handed_back([_job_id(req.message.payload) for req in held])
+                except Exception as exc:  # the sweep sends them again at worst
+                    log.warning("could not note the jobs handed back: %s", exc)
+        return len(held)
 
     def flush(self, requests: Collection[Request]) -> Any:
         """Run the buffered requests as one call in the pool; ack or requeue afterwards."""
@@ -75,6 +129,7 @@ class AckLateBatches(Batches):
             self._in_flight -= 1
             for req in requests:
                 req.acknowledge()
+            self._flush_next()
 
         def on_error(exc_info: Any) -> None:
             self._in_flight -= 1
@@ -85,11 +140,13 @@ class AckLateBatches(Batches):
                 log.error("batch of %d hit the hard time limit", len(requests))
                 for req in requests:
                     req.acknowledge()
+                self._flush_next()
                 return
             reason = "its pool process died" if isinstance(exc, WorkerLostError) else exc
             log.error("batch of %d lost (%s); queued again", len(requests), reason)
             for req in requests:
                 req.reject(requeue=True)
+            self._flush_next()
 
         self._in_flight += 1
         return self._pool.apply_async(

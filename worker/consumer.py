@@ -1,10 +1,13 @@
-"""Celery's worker consumer, less the one step nutgraf has no use for."""
+"""Celery's worker consumer, less the one step nutgraf has no use for, and handing back
+what it holds unstarted when the worker stops."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from celery.worker.consumer import Consumer as CeleryConsumer
+
+from worker.batching import AckLateBatches
 
 DELAYED_DELIVERY = "celery.worker.consumer.delayed_delivery:DelayedDelivery"
 
@@ -22,3 +25,13 @@ class Consumer(CeleryConsumer):
         default_steps: ClassVar[list[str]] = [
             step for step in CeleryConsumer.Blueprint.default_steps if step != DELAYED_DELIVERY
         ]
+
+    def stop(self) -> None:
+        """Stop consuming (a warm or cold shutdown), then give the broker back at once every
+        message buffered for a batch that has not started, so that another worker runs it
+        now. Celery waits for the running batch next, and closes the connection only after
+        it: that is when the rest of what is unacknowledged would go back otherwise."""
+        super().stop()
+        for task in self.app.tasks.values():
+            if isinstance(task, AckLateBatches):
+                task.hand_back()

@@ -39,7 +39,9 @@ def hold_received_jobs(app: Celery, settings: Settings) -> str:
             time.sleep(CONSUMER_BEAT_S)
 
     threading.Thread(target=beat, name="nutgraf-consumer-beat", daemon=True).start()
-    app.tasks[SUMMARIZE_TASK].on_received = lambda job_id: store.reconciler.hold(
-        job_id, consumer_id
-    )
+    task = app.tasks[SUMMARIZE_TASK]
+    task.on_received = lambda job_id: store.reconciler.hold(job_id, consumer_id)
+    # Given back unstarted at a shutdown: held by nobody, or the sweep would count them
+    # abandoned once this consumer's heartbeat expires, and send them a second time.
+    task.on_handed_back = lambda job_ids: store.reconciler.unhold(job_ids, consumer_id)
     return consumer_id

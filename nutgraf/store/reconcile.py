@@ -45,6 +45,7 @@ class Reconciler:
         self._lead = LuaScript(client, "lead")
         self._release_overdue = LuaScript(client, "release_overdue")
         self._hold = LuaScript(client, "hold")
+        self._unhold = LuaScript(client, "unhold")
 
     def lead(self, holder: str, lease_s: float) -> bool:
         """Take or renew the sweep's lease; True while `holder` leads."""
@@ -77,6 +78,11 @@ class Reconciler:
     def hold(self, job_id: str, consumer_id: str) -> bool:
         """Note that a consumer holds this queued job's message (prefetched)."""
         return bool(self._hold(job=self.keys.job(job_id), holder=consumer_id))
+
+    def unhold(self, job_ids: list[str], consumer_id: str) -> None:
+        """Note that a consumer gave these jobs' messages back to the broker unstarted."""
+        for job_id in job_ids:
+            self._unhold(job=self.keys.job(job_id), holder=consumer_id)
 
     def consumer_beat(self, consumer_id: str, ttl_s: int) -> None:
         """Announce a live consumer; its held jobs count as abandoned once this expires."""

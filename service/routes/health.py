@@ -50,8 +50,8 @@ def loaded_precision(workers: list[dict[str, Any]], name: str) -> str | None:
         # Its own explanation of `unavailable`: the message says which check failed.
         503: Reply(
             f"Error codes:\n- `{Unavailable.code}`: not ready; the message says why "
-            "(Redis or the broker unreachable, Redis allowed to evict keys, no worker, model "
-            "loading or failed).",
+            "(the API shutting down, Redis or the broker unreachable, Redis allowed to evict "
+            "keys, no worker, model loading or failed).",
             ErrorBody,
             headers=Unavailable.header_names,
         ),
@@ -59,6 +59,9 @@ def loaded_precision(workers: list[dict[str, Any]], name: str) -> str | None:
 )
 def readyz() -> Response:
     """200 when Redis and the broker answer and a worker has the default model; else 503."""
+    if context.draining():
+        # First, before Redis is asked: a load balancer must stop sending clients here.
+        raise Unavailable("the API is shutting down")
     store, settings = context.store(), context.settings()
     try:
         primary = primary_address(store.redis)

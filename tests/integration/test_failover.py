@@ -1,9 +1,10 @@
 """Past one machine, as issue 27's "done when" has it: an API and two workers as separate
 processes, each with its own data folder, on RabbitMQ (quorum queues) and on a Redis
 primary and replica watched by three Sentinels. 40 single jobs are submitted over about
-20 s; after 10 are accepted the Redis primary is SIGKILLed, after 25 one worker with all
-its processes. Every accepted job ends succeeded, no job runs again unless its worker died,
-both workers did work, and the API answered nothing but 2xx and 503 with Retry-After."""
+20 s; after 10 are accepted the Redis primary is SIGKILLed, after 25 the worker that leads
+the reconciler's sweep, with all its processes. Every accepted job ends succeeded, no job
+runs again unless its worker died, both workers did work, the sweep's lead moved to the
+surviving worker, and the API answered nothing but 2xx and 503 with Retry-After."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ import requests
 from broker import rabbitmq_vhost
 from sentinels import MASTER, SentinelSet, close_client, started_sentinels, wait_until
 
-from helpers import STORY, TEST_MODEL, ApiProcess, WorkerProcess, answers_200
+from helpers import (
+    STORY,
+    TEST_MODEL,
+    ApiProcess,
+    WorkerProcess,
+    answers_200,
+    reconciler_leader,
+)
 from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from nutgraf.store.server import free_port
@@ -134,14 +142,22 @@ def test_a_redis_failover_and_a_worker_killed_lose_no_accepted_job(
             chaos = Chaos(sentinels)
             statuses: list[int] = []
             accepted: list[str] = []
+            killed = survivor = workers[1]
             for n in range(JOBS):
                 accepted.append(_submit(api, n, statuses))
                 if len(accepted) == KILL_PRIMARY_AFTER:
                     chaos.thread.start()
                 if len(accepted) == KILL_WORKER_AFTER:
-                    workers[1].kill()  # SIGKILL to its process group: every pool process
+                    # The sweep's leader (the lease may be renewing on the new primary).
+                    killed = wait_until(
+                        lambda: reconciler_leader(store, workers), 30, "a sweep leader"
+                    )
+                    survivor = next(worker for worker in workers if worker is not killed)
+                    killed.kill()  # SIGKILL to its process group: every pool process
                 time.sleep(SPACING_S)
             chaos.thread.join(90)
+            # Its lease lapses (15 s) and the survivor, asking every 5 s, takes it.
+            wait_until(lambda: reconciler_leader(store, [survivor]), 60, "the lead to move")
 
             ends = {
                 job_id: wait_until(lambda j=job_id: _ended(api, j), 300, f"job {job_id}")
@@ -150,7 +166,7 @@ def test_a_redis_failover_and_a_worker_killed_lose_no_accepted_job(
             failed = {j: body for j, body in ends.items() if body["status"] != "succeeded"}
             assert not failed, (failed, workers[0].log_tail())
 
-            started = [_started_by(worker) for worker in workers]
+            started = [_started_by(worker) for worker in (survivor, killed)]
             assert all(started), "both workers did work"
             attempts = {
                 job_id: int(store.redis.hget(store.keys.job(job_id), "attempts") or 0)

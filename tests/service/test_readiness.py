@@ -6,9 +6,11 @@ when memory runs short, and accepted jobs vanish; the service must say so (issue
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import subprocess
 from collections.abc import Iterator
+from multiprocessing.sharedctypes import RawValue
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ import redis
 from flask.testing import FlaskClient
 
 from helpers import wait_for
+from nutgraf.settings import Settings
 from nutgraf.store import JobStore
 from nutgraf.store.server import find_redis_server, free_port
+from service import context, create_app
 
 
 @pytest.fixture()
@@ -88,3 +92,18 @@ def test_probes_are_logged_at_debug_and_other_requests_at_info(
         "/healthz": logging.DEBUG,
         "/v1/models": logging.INFO,
     }
+
+
+def test_readyz_is_503_first_while_the_api_drains(settings: Settings) -> None:
+    # The flag service/server.py shares with gunicorn's processes, set on SIGTERM.
+    app = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    draining = RawValue(ctypes.c_bool, False)
+    app.extensions[context.DRAINING] = draining
+    client = app.test_client()
+    assert "redis is unreachable" in client.get("/readyz").get_json()["error"]["message"]
+    draining.value = True
+    response = client.get("/readyz")
+    # Said before Redis is asked: a stopping API need not wait on a Redis that is away.
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["error"]["message"] == "the API is shutting down"
+    assert client.get("/healthz").status_code == 200

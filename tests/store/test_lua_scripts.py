@@ -35,6 +35,7 @@ SCRIPTS = [
     "start",
     "submit",
     "submit_cached",
+    "unhold",
     "webhook_claim",
     "webhook_record",
 ]

@@ -46,6 +46,21 @@ def test_jobs_held_by_a_consumer_that_died_are_abandoned_at_once(store: JobStore
     assert store.reconciler.scan_queued(60, now=now + 3602).abandoned == []
 
 
+def test_jobs_a_consumer_gave_back_are_held_by_nobody(store: JobStore) -> None:
+    mine, taken = submit(store), submit(store)
+    for job_id in (mine, taken):
+        assert store.reconciler.hold(job_id, "c1")
+    # Another consumer got this one's message first, after c1 gave it back.
+    assert store.reconciler.hold(taken, "c2")
+    store.reconciler.unhold([mine, taken], "c1")
+    assert store.redis.hget(store.keys.job(mine), "held_by") is None
+    assert store.redis.hget(store.keys.job(taken), "held_by") == "c2"
+    # c1 gone: nothing it gave back counts as abandoned, and the other is live c2's.
+    store.reconciler.consumer_beat("c2", 60)
+    scan = store.reconciler.scan_queued(60, now=time.time())
+    assert scan.abandoned == []
+
+
 def test_a_job_running_on_a_live_worker_does_not_start_again(store: JobStore) -> None:
     job_id = submit(store)
     store.heartbeat("first", {"id": "first", "models": {}}, 60)
