@@ -22,6 +22,7 @@ from nutgraf.summarize import SummarizerCache, set_torch_threads
 from nutgraf.summarize.cache import MODEL_RETRY_S
 from nutgraf.telemetry import Telemetry
 from nutgraf.webhooks import WebhookOutbox
+from worker.holding import CONSUMER_TTL_S
 from worker.queue import create_producer, dispatch_bulk, enqueue, ready_messages
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,28 @@ RECONCILER_LEASE_S = 15
 OVERDUE_GRACE_S = 60
 # How often an idle worker process looks for due webhook callbacks.
 WEBHOOK_POLL_S = 0.5
+
+
+@dataclass
+class RedisWatch:
+    """Since when Redis has answered this process without a break. A heartbeat key that
+    lapsed while Redis was away, or was lost with a restart, says nothing of its owner:
+    every live process beats again within an interval of Redis coming back, so only a
+    heartbeat still missing a whole TTL later means its owner died."""
+
+    ttl_s: float
+    reachable_since: float | None = None
+
+    def saw(self, reachable: bool, now: float) -> None:
+        """Record whether Redis answered just now."""
+        if not reachable:
+            self.reachable_since = None
+        elif self.reachable_since is None:
+            self.reachable_since = now
+
+    def may_judge(self, now: float) -> bool:
+        """True when a missing heartbeat means a dead owner."""
+        return self.reachable_since is not None and now - self.reachable_since >= self.ttl_s
 
 
 @dataclass
@@ -50,6 +73,10 @@ class Runtime:
     )
     warming: bool = True
     _producer: Celery | None = None  # built on the first requeue
+    # Both kinds of beat: workers' (running jobs) and consumers' (prefetched messages).
+    _redis_watch: RedisWatch = field(
+        default_factory=lambda: RedisWatch(max(HEARTBEAT_TTL_S, CONSUMER_TTL_S))
+    )
 
     def start_background(self) -> None:
         """Load the default model and announce this process, both off the task path."""
@@ -82,7 +109,7 @@ class Runtime:
 
     def _beat(self) -> None:
         while True:  # a daemon thread: it ends with its process
-            self._send_heartbeat()
+            self._redis_watch.saw(self._send_heartbeat(), time.monotonic())
             self._reconcile()
             time.sleep(HEARTBEAT_INTERVAL_S)
 
@@ -107,11 +134,15 @@ class Runtime:
         try:
             if not self.store.reconciler.lead(self.worker_id, RECONCILER_LEASE_S):
                 return
+            # Right after Redis was away, a live worker's heartbeat may still be missing:
+            # its jobs are judged one TTL later, or they would run twice.
+            judge = self._redis_watch.may_judge(time.monotonic())
             # Running on a dead worker, or past the hard time limit: back to the queue.
             overdue_after = self.settings.task_time_limit_s + OVERDUE_GRACE_S
-            released = self.store.release_orphans()
+            released = self.store.release_orphans() if judge else []
             released += self.store.reconciler.release_overdue(overdue_after)
             scan = self.store.reconciler.scan_queued(self.settings.requeue_after_s)
+            abandoned = scan.abandoned if judge else []
             waiting = scan.waiting
             if waiting and ready_messages(self._producer_app()):
                 # Messages still wait in the queue, and these jobs' may be among them: send
@@ -121,7 +152,7 @@ class Runtime:
                 waiting = {job_id: age for job_id, age in waiting.items() if age >= limit}
             for job_id in released:
                 log.warning("job %s: its worker died or lost it; queued again", job_id)
-            for job_id in scan.abandoned:
+            for job_id in abandoned:
                 log.warning(
                     "job %s: the worker holding it died before starting it; sent again", job_id
                 )
@@ -129,7 +160,7 @@ class Runtime:
                 log.warning(
                     "job %s: queued %.0f s with nothing running it; sent again", job_id, age
                 )
-            resent = [*scan.abandoned, *waiting]
+            resent = [*abandoned, *waiting]
             for job_id in [*released, *resent]:
                 lane = self.store.redis.hget(self.store.keys.job(job_id), "lane") or ""
                 enqueue(self._producer_app(), job_id, lane_of({"lane": lane}))
@@ -137,6 +168,7 @@ class Runtime:
             # The bulk lane's next turns, should no worker have asked for them lately.
             dispatch_bulk(self._producer_app(), self.store, self.settings)
         except Exception as exc:  # Redis away: the next beat tries again.
+            self._redis_watch.saw(False, time.monotonic())
             log.warning("reconciler sweep failed: %s", exc)
 
     def producer_app(self) -> Celery:
@@ -148,7 +180,8 @@ class Runtime:
             self._producer = create_producer(self.settings)
         return self._producer
 
-    def _send_heartbeat(self) -> None:
+    def _send_heartbeat(self) -> bool:
+        """Announce this process and its models; False when Redis did not take it."""
         state = {
             "id": self.worker_id,
             "default_model": self.settings.model,
@@ -161,6 +194,8 @@ class Runtime:
             self.store.heartbeat(self.worker_id, state, HEARTBEAT_TTL_S)
         except Exception as exc:  # Redis away: the next beat tries again.
             log.warning("heartbeat failed: %s", exc)
+            return False
+        return True
 
 
 _runtime: Runtime | None = None
