@@ -102,6 +102,12 @@ def _main(argv: list[str] | None) -> int:
     evaluate.add_argument("--limit", type=int, help="only the first N records")
     evaluate.add_argument("--batch-size", type=int, default=4, help="articles per batch")
     evaluate.add_argument("--json", metavar="OUT", help="also write the figures to OUT.json")
+    evaluate.add_argument(
+        "--folds",
+        type=int,
+        metavar="K",
+        help="cross-validate: score each of K folds with the ranker fitted on the others",
+    )
     # Listed here, run above by nutgraf.client.cli (the same as `nutgraf-client batch`).
     sub.add_parser("batch", help="summarize a JSONL file or folder through a service")
     sub.add_parser("models", help="list the model presets")

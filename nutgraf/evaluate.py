@@ -286,6 +286,10 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             print(f"nutgraf: eval: {flag} must be at least 1", file=sys.stderr)
             return 2
+    folds = getattr(args, "folds", None)
+    if folds is not None and folds < 2:
+        print("nutgraf: eval: --folds must be at least 2", file=sys.stderr)
+        return 2
     lengths = list(SENTENCE_RANGES) if args.length == "all" else [args.length]
     try:
         runs = [
@@ -307,6 +311,9 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         records = load_records(Path(args.data), args.limit)
     except EvalInputError as exc:
         print(f"nutgraf: eval: {exc}", file=sys.stderr)
+        return 2
+    if folds is not None and folds > len(records):
+        print(f"nutgraf: eval: --folds {folds} is more than the {len(records)} records", file=sys.stderr)
         return 2
     summarize: Summarize
     if args.mode == "extractive":
@@ -331,6 +338,8 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         system = summarizer.spec.name
         summarize = summarizer.summarize_batch
+    if folds is not None:
+        return _run_folds(records, folds, summarize, system, runs, args)
     payloads = []
     for number, options in enumerate(runs):
         # disable=None: a bar only when stderr is a terminal, never in a redirected log.
@@ -348,6 +357,39 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
         )
     if args.json:
         # One report as before; with --length all, one per length in a list.
+        payload = payloads[0] if len(payloads) == 1 else payloads
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _run_folds(
+    records: list[EvalRecord],
+    folds: int,
+    summarize: Summarize,
+    system: str,
+    runs: list[SummaryOptions],
+    args: argparse.Namespace,
+) -> int:
+    """`nutgraf eval --folds K`: one held-out table per length (and JSON with --json)."""
+    from nutgraf.crossval import cross_validate, format_folds, summary
+
+    payloads = []
+    for number, options in enumerate(runs):
+        bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
+        with bar:
+            scores = cross_validate(
+                records, folds, summarize, options, None, args.batch_size, bar.update
+            )
+        print(("\n" if number else "") + format_folds(scores, system, options), flush=True)
+        payloads.append(
+            {
+                "data": str(args.data),
+                "system": system,
+                "options": options.model_dump(mode="json"),
+                **summary(scores),
+            }
+        )
+    if args.json:
         payload = payloads[0] if len(payloads) == 1 else payloads
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
