@@ -13,24 +13,13 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
 from nutgraf.contract import SummaryOptions
 from nutgraf.evaluate import EvalRecord, EvalReport, Summarize, evaluate
+from nutgraf.folds import fold_indices
 
-# The split's seed: fixed, so that every run, before and after a change, scores the same folds.
-FOLD_SEED = 28
 # What `fit` returns: a context under which the engine summarizes with the fitted settings.
 Fit = Callable[[Sequence[EvalRecord]], AbstractContextManager[object]]
 _MEASURES = ("rouge1", "rouge2", "rougeLsum")
-
-
-def fold_indices(count: int, folds: int, seed: int = FOLD_SEED) -> list[list[int]]:
-    """Record indexes in `folds` disjoint folds that cover them all, by a seeded shuffle."""
-    if folds < 2 or folds > count:
-        raise ValueError(f"folds must be between 2 and {count}, got {folds}")
-    order = np.random.default_rng(seed).permutation(count)
-    return [sorted(int(i) for i in order[fold::folds]) for fold in range(folds)]
 
 
 @dataclass(frozen=True)

@@ -372,13 +372,16 @@ def _run_folds(
 ) -> int:
     """`nutgraf eval --folds K`: one held-out table per length (and JSON with --json)."""
     from nutgraf.crossval import cross_validate, format_folds, summary
+    from nutgraf.summarize.training import FoldFitter
 
+    # One fitter for every length: each record's oracle labels are made once.
+    fitter = FoldFitter()
     payloads = []
     for number, options in enumerate(runs):
         bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
         with bar:
             scores = cross_validate(
-                records, folds, summarize, options, None, args.batch_size, bar.update
+                records, folds, summarize, options, fitter, args.batch_size, bar.update
             )
         print(("\n" if number else "") + format_folds(scores, system, options), flush=True)
         payloads.append(

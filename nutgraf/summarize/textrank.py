@@ -1,4 +1,4 @@
-"""Extractive ranking: the most central sentences, by directed centrality and a lead prior.
+"""Extractive ranking: the sentences the learned scorer (scorer.py) rates best, lead floor kept.
 
 No model and no GPU. Sentences come from nutgraf.text.split_sentences, so every returned
 Span satisfies span.text == article[span.start:span.end] exactly. A sentence that is part
@@ -11,12 +11,11 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import Final
 
-import numpy as np
-import numpy.typing as npt
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
+from nutgraf.summarize.features import sentence_features
+from nutgraf.summarize.scorer import active_scorer
 from nutgraf.text import (
-    STOPWORDS,
     has_line_break,
     is_complete_sentence,
     normalize,
@@ -38,18 +37,8 @@ HEADLINE_CANDIDATES: Final = 3
 # Fewer words than this is a fragment ("Yes.", "Photo: AP."), not a summary sentence.
 MIN_WORDS: Final = 4
 
-# Weight of the lead prior in the final score (1 - LEAD_WEIGHT goes to centrality). News
-# puts the key facts first, so position matters, but not so much that a central sentence
-# from paragraph three loses to a scene-setting second sentence. Tuned on the dev set
-# (0.2-0.4 is a plateau).
-LEAD_WEIGHT: Final = 0.3
-# The lead prior halves every LEAD_HALF_LIFE sentences: 1, 0.79, 0.63, 0.5, ...
-LEAD_HALF_LIFE: Final = 3.0
-# A summary sentence is a statement of ordinary length: fewer words than this is usually
-# a caption or a sound bite, more a run-on list. Such sentences, questions and bare
-# quotations rank after every other sentence (round values; dev-set plateau 8-12, 40-50).
-SUMMARY_MIN_WORDS: Final = 10
-SUMMARY_MAX_WORDS: Final = 50
+# What the model reads keeps the lead-3 floor: lead-3 is the baseline the scorer must beat.
+LEAD_FLOOR: Final = 3
 # A quotation spread over several sentences is taken whole, as one unit, only when it is
 # this short; a longer one would crowd out the rest of the summary, so it is skipped.
 QUOTE_UNIT_MAX_SENTENCES: Final = 2
@@ -57,12 +46,6 @@ QUOTE_UNIT_MAX_WORDS: Final = 60
 # The similarity graph is quadratic in sentences. 500 sentences is ~10,000 words; anything
 # later in a news article is rarely summary material, so longer texts rank only their head.
 MAX_RANKED_SENTENCES: Final = 500
-# Scores are rounded before sorting so that float noise never reorders near-ties; ties go to
-# the earlier sentence.
-_SCORE_DECIMALS: Final = 9
-
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_POSSESSIVE = re.compile(r"['’]s$")
 # A line ending like this continues into the next one ("He said:\n\n'...'").
 _CONTINUATION = (":", ",", ";", "-", "—", "–", "(")
 _OPENERS = "\"'“‘«([—-"
@@ -71,10 +54,6 @@ _OPENERS = "\"'“‘«([—-"
 _QUOTE_OR_BREAK = re.compile(r'["“”]|\n(?:[^\S\n]*\n)?')
 # A straight quote after one of these (or at the start) opens a quotation; else it closes one.
 _BEFORE_OPENING = "([{—–-/"
-# What may close a sentence after its terminal punctuation.
-_CLOSING_MARKS = "\"'”’)]»"
-# A sentence that is one quotation and nothing else.
-_PURE_QUOTATION = re.compile(r'["“][^"“”]*["”]\Z')
 # Page furniture that is not news: video prompts, datestamps, bylines, contact lines,
 # social-media prompts, photo credits.
 _BOILERPLATE = re.compile(
@@ -94,11 +73,15 @@ _DATESTAMP = re.compile(
 )
 
 
-def extract(text: str, length: Length = "medium", max_words: int | None = None) -> list[Span]:
-    """The article's most central sentences (or whole short quotations) for `length`, in order."""
+def extract(
+    text: str, length: Length = "medium", max_words: int | None = None, title: str | None = None
+) -> list[Span]:
+    """The article's best-scored sentences (or whole short quotations) for `length`, in order."""
     if length not in SENTENCES_PER_LENGTH:
         raise ValueError(f"unknown length: {length!r}")
-    ranked, order = _ranking(text)
+    # The floor is lead-k for the k sentences asked for: a later sentence replaces one of
+    # them only when the scorer is sure enough (Scorer.lead_margin).
+    ranked, order = _ranking(text, SENTENCES_PER_LENGTH[length], title)
     if not ranked:
         return []
     words = [word_count(text[start:end]) for start, end in ranked]
@@ -257,42 +240,6 @@ def _skip_headings(text: str, start: int, end: int, *, single_breaks: bool) -> i
         pos = nxt
 
 
-def _rank(sentences: list[str]) -> list[int]:
-    """Sentence indices, best first: directed centrality mixed with a lead prior.
-
-    Centrality is PacSum's forward direction (Zheng & Lapata, 2019): a sentence's summed
-    similarity to the sentences after it. News states a fact and then elaborates, so the
-    sentence that later ones echo is the one that introduced the story; similarity to
-    earlier sentences is left out (a negative weight for it did worse on the dev set).
-    Sentences unfit to stand as a summary sentence rank after all the others.
-    """
-    count = len(sentences)
-    if count == 1:
-        return [0]
-    vectors = _tfidf([_tokens(sentence) for sentence in sentences])
-    similarity = np.triu(vectors @ vectors.T, k=1)
-    centrality = similarity.sum(axis=1)
-    spread = centrality.max() - centrality.min()
-    if spread > 0:
-        centrality = (centrality - centrality.min()) / spread
-    prior = 0.5 ** (np.arange(count) / LEAD_HALF_LIFE)
-    scores = (1.0 - LEAD_WEIGHT) * centrality + LEAD_WEIGHT * prior
-    unfit = [_unfit(sentence) for sentence in sentences]
-    rounded = [round(float(score), _SCORE_DECIMALS) for score in scores]
-    return sorted(range(count), key=lambda i: (unfit[i], -rounded[i], i))
-
-
-def _unfit(sentence: str) -> bool:
-    """True for a sentence that makes a poor summary sentence, whatever its centrality."""
-    words = word_count(sentence)
-    if not SUMMARY_MIN_WORDS <= words <= SUMMARY_MAX_WORDS:
-        return True
-    if sentence.rstrip(_CLOSING_MARKS).endswith("?"):
-        return True
-    # A bare quotation, with no attribution: who said it is part of the news.
-    return bool(_PURE_QUOTATION.match(sentence))
-
-
 def _quote_units(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int] | None]:
     """For each sentence, the sentences (first, last) of the quotation unit it belongs to.
 
@@ -380,60 +327,28 @@ def _quotations(text: str, wrapped: bool) -> list[tuple[int, int, bool]]:
     return found
 
 
-def _tokens(sentence: str) -> list[str]:
-    """Lowercased content words, possessives and plain plurals folded ("NATO's" -> "nato")."""
-    tokens: list[str] = []
-    for word in _WORD.findall(sentence.lower()):
-        word = _POSSESSIVE.sub("", word)
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            continue
-        # A crude plural fold: "soldiers" and "soldier" should count as the same word; the
-        # few words it mangles ("crisis" -> "crisi") are mangled the same way everywhere.
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        tokens.append(word)
-    return tokens
-
-
-def _tfidf(documents: list[list[str]]) -> npt.NDArray[np.float64]:
-    """L2-normalized TF-IDF rows, one per sentence.
-
-    Cosine of TF-IDF rather than TextRank's original overlap (shared words over the log of
-    the lengths): the cosine is properly length-normalized, so long quote-laden sentences do
-    not become hubs, and IDF keeps words that appear everywhere from linking everything.
-    Smooth IDF (never below 1) keeps the article's topic words, which are in most
-    sentences, counting towards centrality.
-    """
-    vocabulary: dict[str, int] = {}
-    for document in documents:
-        for token in document:
-            vocabulary.setdefault(token, len(vocabulary))
-    matrix = np.zeros((len(documents), max(len(vocabulary), 1)), dtype=np.float64)
-    for row, document in enumerate(documents):
-        for token in document:
-            matrix[row, vocabulary[token]] += 1.0
-    present = matrix > 0
-    # Sublinear TF: a word said three times in one sentence is not three times the topic.
-    matrix[present] = 1.0 + np.log(matrix[present])
-    frequency = present.sum(axis=0)
-    matrix *= np.log((1.0 + len(documents)) / (1.0 + frequency)) + 1.0
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-def _ranking(text: str) -> tuple[list[tuple[int, int]], list[int]]:
-    """The candidate sentences ranked (the head of a very long text) and their indexes,
-    best first, repeats left out."""
-    spans = _candidates(text)[:MAX_RANKED_SENTENCES]
+def _ranking(
+    text: str, lead: int, title: str | None = None
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """The candidate sentences (the head of a very long text) and their indexes, best first
+    by the scorer with the lead floor on the first `lead`, repeats left out."""
+    spans = candidate_spans(text)
     if not spans:
         return [], []
-    return spans, _distinct(text, spans, _rank([text[start:end] for start, end in spans]))
+    order = active_scorer().order(sentence_features(text, spans, title), lead)
+    return spans, _distinct(text, spans, order)
 
 
-def ranked_sentences(text: str) -> list[Span]:
+def candidate_spans(text: str) -> list[tuple[int, int]]:
+    """The sentences the scorer ranks: the candidates of the article's head (training.py
+    labels and fits on exactly these)."""
+    return _candidates(text)[:MAX_RANKED_SENTENCES]
+
+
+def ranked_sentences(text: str, title: str | None = None) -> list[Span]:
     """Every candidate sentence of the article, best first, page furniture left out (what
-    the model reads of an article longer than its window)."""
-    spans, order = _ranking(text)
+    the model reads of an article longer than its window); the lead-3 floor applies."""
+    spans, order = _ranking(text, LEAD_FLOOR, title)
     return [
         _span(text, *spans[i]) for i in order if not _BOILERPLATE.search(text[slice(*spans[i])])
     ]
