@@ -241,7 +241,7 @@ def check_files(args: argparse.Namespace) -> int:
 
 def _run_eval(settings: Settings, args: argparse.Namespace) -> int:
     # Imported on use: ROUGE (nltk) and the engine are not needed by the other commands.
-    from nutgraf.evaluate import run_eval
+    from nutgraf.eval_command import run_eval
 
     return run_eval(settings, args)
 

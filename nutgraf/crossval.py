@@ -93,9 +93,8 @@ def summary(scores: Sequence[FoldScore]) -> dict[str, Any]:
         "min": {c: min(v) for c, v in values.items()},
         "max": {c: max(v) for c, v in values.items()},
         # Of the means, not the mean of the ratios: the same figure a single run reports.
-        "ratio_of_means": statistics.fmean(values["rouge2"]) / statistics.fmean(
-            values["lead3_rouge2"]
-        ),
+        "ratio_of_means": statistics.fmean(values["rouge2"])
+        / statistics.fmean(values["lead3_rouge2"]),
     }
 
 
@@ -109,8 +108,8 @@ def format_folds(scores: Sequence[FoldScore], system: str, options: SummaryOptio
         theirs = " / ".join(f"{get('lead3_' + m):.2f}" for m in _MEASURES)
         return (label, n, ours, theirs, f"{get('ratio'):.3f}")
 
-    rows = [header]
-    rows += [row(str(s.fold), str(s.articles), lambda c, s=s: figures_of(s)[c]) for s in scores]
+    rows: list[tuple[str, ...]] = [header]
+    rows += [row(str(s.fold), str(s.articles), figures_of(s).__getitem__) for s in scores]
     rows.append(row("mean", str(sum(s.articles for s in scores)), figures["mean"].__getitem__))
     rows.append(row("std", "", figures["std"].__getitem__))
     rows.append(row("min", "", figures["min"].__getitem__))

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from rouge_score import rouge_scorer, tokenizers
-from tqdm import tqdm
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions, SummaryResult
-from nutgraf.settings import Settings
 from nutgraf.summarize import Article
 from nutgraf.summarize.textrank import lead
 from nutgraf.summarize.verify import article_word_share, meta_talk
@@ -276,123 +271,3 @@ def format_table(report: EvalReport, system: str, options: SummaryOptions) -> st
         f"{label:<{left}}  {value:>{middle}}  {base:>{right}}".rstrip()
         for label, value, base in rows
     )
-
-
-def run_eval(settings: Settings, args: argparse.Namespace) -> int:
-    """The `nutgraf eval` command: 0 on success, 2 on bad input, 1 if the model won't load."""
-    from nutgraf import models
-
-    for flag, value in (("--limit", args.limit), ("--batch-size", args.batch_size)):
-        if value is not None and value < 1:
-            print(f"nutgraf: eval: {flag} must be at least 1", file=sys.stderr)
-            return 2
-    folds = getattr(args, "folds", None)
-    if folds is not None and folds < 2:
-        print("nutgraf: eval: --folds must be at least 2", file=sys.stderr)
-        return 2
-    lengths = list(SENTENCE_RANGES) if args.length == "all" else [args.length]
-    try:
-        runs = [
-            SummaryOptions(
-                length=length, format=args.format, mode=args.mode, max_words=args.max_words
-            )
-            for length in lengths
-        ]
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        flag = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
-        print(f"nutgraf: eval: {flag}: {error['msg']}", file=sys.stderr)
-        return 2
-    if args.json and not Path(args.json).parent.is_dir():
-        # Checked before the run, which can take long, rather than failing at the end.
-        print(f"nutgraf: eval: {args.json}: no such folder", file=sys.stderr)
-        return 2
-    try:
-        records = load_records(Path(args.data), args.limit)
-    except EvalInputError as exc:
-        print(f"nutgraf: eval: {exc}", file=sys.stderr)
-        return 2
-    if folds is not None and folds > len(records):
-        print(f"nutgraf: eval: --folds {folds} is more than the {len(records)} records", file=sys.stderr)
-        return 2
-    summarize: Summarize
-    if args.mode == "extractive":
-        from nutgraf.summarize import summarize_extractive
-
-        if args.model:
-            print("nutgraf: eval: --model is ignored in extractive mode", file=sys.stderr)
-        system = "extractive"
-
-        def extract(batch: list[Article]) -> list[SummaryResult]:
-            # No model at all: extractive summaries are picked sentences of the article.
-            return [summarize_extractive(article) for article in batch]
-
-        summarize = extract
-    else:
-        from nutgraf.summarize import load_summarizer
-
-        try:
-            summarizer = load_summarizer(settings, args.model)
-        except models.ModelError as exc:
-            print(f"nutgraf: {exc}", file=sys.stderr)
-            return 1
-        system = summarizer.spec.name
-        summarize = summarizer.summarize_batch
-    if folds is not None:
-        return _run_folds(records, folds, summarize, system, runs, args)
-    payloads = []
-    for number, options in enumerate(runs):
-        # disable=None: a bar only when stderr is a terminal, never in a redirected log.
-        bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
-        with bar:
-            report = evaluate(records, summarize, options, args.batch_size, bar.update)
-        print(("\n" if number else "") + format_table(report, system, options), flush=True)
-        payloads.append(
-            {
-                "data": str(args.data),
-                "system": system,
-                "options": options.model_dump(mode="json"),
-                **report.to_json(),
-            }
-        )
-    if args.json:
-        # One report as before; with --length all, one per length in a list.
-        payload = payloads[0] if len(payloads) == 1 else payloads
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return 0
-
-
-def _run_folds(
-    records: list[EvalRecord],
-    folds: int,
-    summarize: Summarize,
-    system: str,
-    runs: list[SummaryOptions],
-    args: argparse.Namespace,
-) -> int:
-    """`nutgraf eval --folds K`: one held-out table per length (and JSON with --json)."""
-    from nutgraf.crossval import cross_validate, format_folds, summary
-    from nutgraf.summarize.training import FoldFitter
-
-    # One fitter for every length: each record's oracle labels are made once.
-    fitter = FoldFitter()
-    payloads = []
-    for number, options in enumerate(runs):
-        bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
-        with bar:
-            scores = cross_validate(
-                records, folds, summarize, options, fitter, args.batch_size, bar.update
-            )
-        print(("\n" if number else "") + format_folds(scores, system, options), flush=True)
-        payloads.append(
-            {
-                "data": str(args.data),
-                "system": system,
-                "options": options.model_dump(mode="json"),
-                **summary(scores),
-            }
-        )
-    if args.json:
-        payload = payloads[0] if len(payloads) == 1 else payloads
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return 0

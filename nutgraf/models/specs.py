@@ -105,9 +105,10 @@ PRESETS: dict[str, ModelSpec] = {
 # Extractive mode uses no model; this names its method and version in jobs and cache keys.
 EXTRACTIVE = ModelSpec(
     "extractive",
-    "builtin:textrank",
-    "textrank-lead-1",
-    description="the article's own most central sentences (TextRank with a lead prior)",
+    "builtin:scorer",
+    # A new revision: summaries of the old ranker are not served from the cache as its.
+    "scorer-lr-1",
+    description="the article's own best sentences (a learned sentence scorer, lead-k floor)",
 )
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # The revision of a local path that is not there: it resolves, and loading it says so.

@@ -3,9 +3,9 @@
 article.py (the unit of work), plan.py (what the model reads: the article, or its most
 salient sentences), prompts.py (the words said to instruction-tuned models), abstractive.py
 (the Summarizer: passes, retries, fallback), shaping.py (model output to what the editor
-asked for), verify.py (the checks a summary must pass), extractive.py and textrank.py (no
-model), faithfulness/ (the numbers-and-names check), cache.py (one summarizer per model and
-process).
+asked for), verify.py (the checks a summary must pass), extractive.py, textrank.py,
+features.py and scorer.py (no model; training.py fits the scorer), faithfulness/ (the
+numbers-and-names check), cache.py (one summarizer per model and process).
 
 Importing this package loads neither torch nor transformers (the API uses Article and
 summarize_extractive from here).

@@ -1,4 +1,4 @@
-"""Extractive summaries as results: the article's own most central sentences, no model."""
+"""Extractive summaries as results: the article's own best-scored sentences, no model."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from nutgraf.text import is_complete_sentence
 
 
 def summarize_extractive(article: Article) -> SummaryResult:
-    """The article's own most central sentences, with their offsets; no model involved."""
+    """The article's own best-scored sentences, with their offsets; no model involved."""
     # Imported on use: the ranking needs numpy, which the API loads only for this mode.
     from nutgraf.summarize.textrank import extract
 
     options = article.options
-    spans = extract(article.text, options.length, options.max_words)
+    spans = extract(article.text, options.length, options.max_words, article.title)
     # A headline may be a sentence's opening clause: closed with a full stop.
     texts = [
         span.text if is_complete_sentence(span.text) else span.text.rstrip(",;:-—– ") + "."

@@ -88,9 +88,7 @@ def tfidf(documents: list[list[str]]) -> Matrix:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
-def sentence_features(
-    text: str, spans: list[tuple[int, int]], title: str | None = None
-) -> Matrix:
+def sentence_features(text: str, spans: list[tuple[int, int]], title: str | None = None) -> Matrix:
     """One row of FEATURES per span of `text` (the article's candidate sentences, in order)."""
     count = len(spans)
     rows = np.zeros((count, len(FEATURES)), dtype=np.float64)
@@ -125,14 +123,14 @@ def sentence_features(
     rows[:, 6] = centrality
     rows[:, 7] = centroid_cosine
     for i, (start, sentence) in enumerate(zip((s for s, _ in spans), sentences, strict=True)):
-        bag = set(bags[i])
+        unique = set(bags[i])
         if title_words:
-            rows[i, 8] = len(bag & title_words) / len(title_words)
-        if bag:
+            rows[i, 8] = len(unique & title_words) / len(title_words)
+        if unique:
             own = i < LEAD_SENTENCES
             # A lead sentence's own words are not evidence that the lead repeats them.
-            shared = sum(1 for t in bag if lead_counts.get(t, 0) > (1 if own else 0))
-            rows[i, 9] = shared / len(bag)
+            shared = sum(1 for t in unique if lead_counts.get(t, 0) > (1 if own else 0))
+            rows[i, 9] = shared / len(unique)
         rest = words[i][1:]
         if rest:
             rows[i, 10] = sum(w.lstrip("\"'“‘(")[:1].isupper() for w in rest) / len(rest)

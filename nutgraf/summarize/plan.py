@@ -89,14 +89,16 @@ def read_article(
     if tokens <= budget:
         return Reading(text, stats)
     if not article.options.truncate:
-        body = select_sentences(text, budget, count)
+        body = select_sentences(text, budget, count, article.title)
         if body:
             return Reading(body, stats.model_copy(update={"selected": True}))
     # Asked for, or nothing fits (one sentence longer than the window: a table, a list).
     return Reading(fit(text, budget), stats.model_copy(update={"truncated": True}))
 
 
-def select_sentences(text: str, budget: int, count: Callable[[str], int]) -> str:
+def select_sentences(
+    text: str, budget: int, count: Callable[[str], int], title: str | None = None
+) -> str:
     """The best-ranked sentences that fit `budget` tokens together, in article order;
     sentences that were not neighbours are separated by a paragraph break. Empty when not
     even one fits."""
@@ -105,7 +107,7 @@ def select_sentences(text: str, budget: int, count: Callable[[str], int]) -> str
 
     chosen = []
     used = 0
-    for span in ranked_sentences(text):
+    for span in ranked_sentences(text, title):
         size = count(span.text) + _GAP_TOKENS
         # A later, shorter sentence may still fit where this one does not.
         if used + size <= budget:

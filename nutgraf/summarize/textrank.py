@@ -11,7 +11,6 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import Final
 
-
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
 from nutgraf.summarize.features import sentence_features
 from nutgraf.summarize.scorer import active_scorer
