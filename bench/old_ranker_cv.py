@@ -8,7 +8,7 @@ and bare quotations last; those constants were picked on all 150 dev articles. H
 picked on each training fold's articles instead, from a grid around them, and the held-out
 fold is scored. The features module computes the same centrality, so the old ranking is
 rebuilt from it. ROUGE-2 is training.py's fast stand-in (top-3, no quotation units), not
-`nutgraf eval`; it is close (within 0.15 on the dev set) but is not the same figure.
+`nutgraf eval`; it is close (0.15 above it on the dev set) but is not the same figure.
 """
 
 from __future__ import annotations
