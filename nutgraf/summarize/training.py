@@ -198,10 +198,12 @@ def tune(examples: Sequence[Example], folds: int = INNER_FOLDS) -> Scorer:
 
 class FoldFitter:
     """`nutgraf eval --folds`' fit: a tuned scorer per set of training records, each record
-    made into an Example once across the folds (its oracle is the slow part)."""
+    made into an Example once across the folds (its oracle is the slow part), each set tuned
+    once across lengths (`--length all` scores the same folds four times)."""
 
     def __init__(self) -> None:
         self._examples: dict[tuple[str, str, str | None], Example] = {}
+        self._scorers: dict[tuple[tuple[str, str, str | None], ...], Scorer] = {}
 
     def examples(self, records: Iterable[Any]) -> list[Example]:
         """Examples of records with .text, .summary and .title (EvalRecord)."""
@@ -215,4 +217,7 @@ class FoldFitter:
 
     def __call__(self, records: Sequence[Any]) -> Any:
         """A context (scorer.using) under which the engine ranks with the fitted scorer."""
-        return using(tune(self.examples(records)))
+        key = tuple((r.text, r.summary, r.title) for r in records)
+        if key not in self._scorers:
+            self._scorers[key] = tune(self.examples(records))
+        return using(self._scorers[key])
