@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         description="CPU niceness of this worker's processes: the bulk lane's yield the "
         "cores to the interactive lane's on a shared machine (`nutgraf serve`: 19).",
     )
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="torch's threads in each pool process; unset: the cores divided among "
+        "the pool's processes.",
+    )
     worker_pool: Literal["auto", "prefork", "solo", "threads"] = Field(
         default="auto", description="auto: prefork on CPU, solo or threads on CUDA."
     )

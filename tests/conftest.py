@@ -38,6 +38,11 @@ from pathlib import Path
 # (nutgraf/programs.py, PASSIVE_THREADS). Spinning threads of two xdist processes on two
 # cores made an in-process tiny-model test take 80 s instead of 2.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# One torch thread per process, in this one (in-process models) and in the workers it
+# starts: the suite runs several processes on few cores, and a second thread decoding the
+# bundled model gains no time and costs a third more CPU (docs/benchmarks.md, "Test suite").
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NUTGRAF_TORCH_THREADS", "1")
 
 import pytest
 import redis

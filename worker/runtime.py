@@ -206,7 +206,7 @@ def init(settings: Settings, processes: int) -> Runtime:
     global _runtime
     cores = os.cpu_count() or 1
     # Each pool process gets its share of the cores; more threads only fight each other.
-    set_torch_threads(max(1, cores // max(1, processes)))
+    set_torch_threads(settings.torch_threads or max(1, cores // max(1, processes)))
     # No "Loading weights" bars between the JSON log lines. HF_HUB_DISABLE_PROGRESS_BARS
     # (nutgraf.programs) is read when transformers is imported; this holds even if it was
     # imported first.
