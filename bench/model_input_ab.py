@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--subset", type=Path, required=True)
     parser.add_argument("--length", default="medium")
     args = parser.parse_args()
-    settings = Settings()
+    settings = Settings(model="smollm2-135m")  # the bundled model, as `nutgraf eval` settles auto
     options = SummaryOptions(length=args.length)
     records = load_records(args.data)
     summarizer = SummarizerCache.from_settings(settings).get(models.resolve(settings.model))
