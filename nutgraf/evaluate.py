@@ -60,6 +60,7 @@ class EvalReport:
     article_words_pct: float  # at least half of the summary's content words are the article's
     meta_talk_pct: float
     truncated_pct: float  # articles cut to the window (truncate asked, or one huge sentence)
+    verbatim_pct: float  # summary sentences (or items) found word for word in the article
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form with the same figures as the table."""
@@ -149,6 +150,14 @@ def summary_units(result: SummaryResult, options: SummaryOptions) -> list[str]:
     return [item for item in items if item]
 
 
+def verbatim_units(result: SummaryResult, options: SummaryOptions, source: str) -> tuple[int, int]:
+    """(sentences found word for word in the source, all sentences), whitespace folded: how
+    much a summary copies rather than shortens or fuses."""
+    units = [" ".join(unit.split()) for unit in summary_units(result, options)]
+    folded = " ".join(source.split())
+    return sum(unit in folded for unit in units if unit), sum(1 for unit in units if unit)
+
+
 def summary_words(result: SummaryResult, options: SummaryOptions) -> int:
     """Words of the summary, bullet markers not counted."""
     return sum(word_count(unit) for unit in summary_units(result, options))
@@ -212,6 +221,7 @@ def aggregate(
     sourced = [
         (r, source_text(rec.text, rec.title)) for r, rec in zip(results, records, strict=True)
     ]
+    copied = [verbatim_units(r, options, source) for r, source in sourced]
     return EvalReport(
         articles=count,
         rouge1=system["rouge1"],
@@ -231,6 +241,7 @@ def aggregate(
         ),
         meta_talk_pct=_pct(sum(meta_talk(r.summary, source) for r, source in sourced), count),
         truncated_pct=_pct(sum(r.input.truncated for r in results), count),
+        verbatim_pct=_pct(sum(c for c, _ in copied), max(1, sum(n for _, n in copied))),
     )
 
 
@@ -262,6 +273,7 @@ def format_table(report: EvalReport, system: str, options: SummaryOptions) -> st
         ("mostly the article's words", f"{report.article_words_pct:.1f}%", ""),
         ("talk about the article", f"{report.meta_talk_pct:.1f}%", ""),
         ("articles truncated", f"{report.truncated_pct:.1f}%", ""),
+        ("sentences copied word for word", f"{report.verbatim_pct:.1f}%", ""),
         ("fell back to extractive", f"{report.fallback_pct:.1f}%", ""),
     ]
     left = max(len(row[0]) for row in rows)

@@ -58,7 +58,15 @@ class Node:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(self.client().ping, STARTUP_S, f"redis on port {self.port}")
+        wait_until(self._answers, STARTUP_S, f"redis on port {self.port}")
+
+    def _answers(self) -> bool:
+        """PING answered; a process that exited (its port taken, say) fails at once."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            log = (self.folder / "log.txt").read_text(errors="replace")[-2000:]
+            pytest.fail(f"redis-server on port {self.port} exited: {log}")
+        return bool(self.client().ping())
 
     def kill(self) -> None:
         """SIGKILL, as a crashed host would stop."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import random
 import shutil
 import socket
 import subprocess
@@ -44,12 +45,25 @@ def check_port_free(port: int) -> None:
             raise PortInUse(f"port {port} on 127.0.0.1 is taken ({exc.strerror})") from None
 
 
+# Ports handed out below Linux's ephemeral range (32768-60999 by default): a port the kernel
+# picks for a bind to port 0 is one it also gives outgoing connections as their local port,
+# so one of those could take it before the server it was picked for binds it.
+_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody holds right now, outside the ephemeral range."""
+    for _ in range(100):
+        port = random.choice(_PORTS)
+        try:
+            check_port_free(port)
+        except PortInUse:
+            continue
         return port
+    with socket.socket() as sock:  # that range is full: whatever the kernel gives
+        sock.bind(("127.0.0.1", 0))
+        found: int = sock.getsockname()[1]
+        return found
 
 
 class RedisServer:

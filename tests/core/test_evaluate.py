@@ -26,6 +26,7 @@ from nutgraf.evaluate import (
     rouge,
     rouge_lines,
     summary_words,
+    verbatim_units,
     within_length,
 )
 from nutgraf.summarize import Article, summarize_extractive
@@ -260,7 +261,16 @@ def test_aggregate_figures() -> None:
     assert report.lead3_rougeLsum == pytest.approx(baseline["rougeLsum"])
     table = format_table(report, "my-model", MEDIUM)
     assert "my-model" in table and "75.0%" in table and "0.75" in table
-    assert len(table.splitlines()) == 14
+    assert len(table.splitlines()) == 15
+    assert "sentences copied word for word" in table
+
+
+def test_verbatim_units_count_sentences_copied_word_for_word() -> None:
+    source = "The council approved a budget.\nSchools gain new  roofs. Roads wait."
+    copied = result("The council approved a budget. Schools gain new roofs. Roads wait longer.")
+    assert verbatim_units(copied, MEDIUM, source) == (2, 3)  # whitespace folded; the third differs
+    items = result("- Roads wait.\n- Parks close.", bullets=["Roads wait.", "Parks close."])
+    assert verbatim_units(items, SummaryOptions(format="bullets"), source) == (1, 2)
 
 
 def test_evaluate_batches_and_reports_progress() -> None:
