@@ -18,11 +18,11 @@ SERVER_STACK := torch transformers celery flask redis
 .PHONY: install install-test install-lint browser php rabbitmq wrk serve test test-fast \
 	test-client bench lint format typecheck docs check clean
 
-# Test processes (xdist), each with its own private Redis and worker: 3 on the 2-core
-# machines and CI, where integration tests spend part of their time waiting on workers,
+# Test processes (xdist), each with its own private Redis and worker: 4 on the 2-core
+# machines and CI, where integration tests spend much of their time waiting on workers,
 # restarts and failovers (docs/benchmarks.md, "Test suite"); `make test WORKERS=8` on a
 # bigger one. `loadgroup`: an integration file stays in one process.
-WORKERS ?= 3
+WORKERS ?= 4
 PYTEST  := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 $(BIN)/python:
@@ -91,9 +91,14 @@ serve: install
 	$(BIN)/nutgraf serve
 
 # Every tier; the 15 slowest tests are listed at the end. Exit code 5 (nothing collected)
-# fails like any other.
-test: install-test test-client
-	$(PYTEST) --durations=15
+# fails like any other. The client's venv and tests (mostly waiting on pip) run meanwhile,
+# their output shown after the suite's; either failing fails the target.
+test: install-test
+	@$(MAKE) --no-print-directory test-client > $(VENV)/test-client.log 2>&1 & client=$$!; \
+	$(PYTEST) --durations=15; status=$$?; \
+	wait $$client; client_status=$$?; \
+	echo "--- make test-client (run beside the suite):"; cat $(VENV)/test-client.log; \
+	[ $$status -eq 0 ] && [ $$client_status -eq 0 ]
 
 # The unit tier (tests/conftest.py): what to run while working, under two minutes.
 test-fast: install-test
