@@ -57,6 +57,14 @@ from nutgraf.store.server import RedisServer
 TESTS = Path(__file__).resolve().parent
 # Files of tests/integration/ that drive the product from outside: the e2e tier.
 E2E = ("integration/test_web_page.py", "integration/test_serve.py")
+# Files past the unit tier whose tests share no fixture wider than one test but the
+# session's: each test goes to whichever process is free instead of all to one, where
+# they were the suite's longest tail (test_quality alone: over 330 s in one process).
+SPREAD = (
+    "integration/test_quality.py",
+    "integration/test_serve.py",
+    "integration/test_rolling.py",
+)
 
 
 def tier_of(path: Path) -> str:
@@ -74,12 +82,13 @@ def tier_of(path: Path) -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test with its tier (`-m unit`, `-m "not e2e"`), and keep each file past
-    the unit tier in one xdist process (`--dist loadgroup`): its module fixtures (a worker
-    of its own, a RabbitMQ vhost) are then built once, not once per process."""
+    the unit tier in one xdist process (`--dist loadgroup`), but for SPREAD: its module
+    fixtures (a worker of its own, a RabbitMQ vhost) are then built once, not once per
+    process."""
     for item in items:
         tier = tier_of(item.path)
         item.add_marker(tier)
-        if tier != "unit":
+        if tier != "unit" and item.path.resolve().relative_to(TESTS).as_posix() not in SPREAD:
             item.add_marker(pytest.mark.xdist_group(item.path.name))
     unique_ids(items)
 
