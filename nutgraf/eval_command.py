@@ -15,7 +15,6 @@ from nutgraf.contract import SENTENCE_RANGES, SummaryOptions, SummaryResult
 from nutgraf.crossval import cross_validate, format_folds, summary
 from nutgraf.evaluate import (
     EvalInputError,
-    EvalRecord,
     Summarize,
     evaluate,
     format_table,
@@ -88,61 +87,43 @@ def run_eval(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         system = summarizer.spec.name
         summarize = summarizer.summarize_batch
+    fitter = None
     if folds is not None:
-        return _run_folds(records, folds, summarize, system, runs, args)
+        # Imported on use: fitting needs the oracle's ROUGE and the training loop. One
+        # fitter for every length: each record's oracle labels are made once.
+        from nutgraf.summarize.training import FoldFitter
+
+        fitter = FoldFitter()
     payloads = []
     for number, options in enumerate(runs):
         # disable=None: a bar only when stderr is a terminal, never in a redirected log.
         bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
         with bar:
-            report = evaluate(records, summarize, options, args.batch_size, bar.update)
-        print(("\n" if number else "") + format_table(report, system, options), flush=True)
+            if folds is None:
+                report = evaluate(records, summarize, options, args.batch_size, bar.update)
+                table, figures = format_table(report, system, options), report.to_json()
+            else:
+                scores = cross_validate(
+                    records,
+                    folds,
+                    summarize,
+                    options,
+                    fitter,
+                    args.batch_size,
+                    bar.update,
+                )
+                table, figures = format_folds(scores, system, options), summary(scores)
+        print(("\n" if number else "") + table, flush=True)
         payloads.append(
             {
                 "data": str(args.data),
                 "system": system,
                 "options": options.model_dump(mode="json"),
-                **report.to_json(),
+                **figures,
             }
         )
     if args.json:
         # One report as before; with --length all, one per length in a list.
-        payload = payloads[0] if len(payloads) == 1 else payloads
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return 0
-
-
-def _run_folds(
-    records: list[EvalRecord],
-    folds: int,
-    summarize: Summarize,
-    system: str,
-    runs: list[SummaryOptions],
-    args: argparse.Namespace,
-) -> int:
-    """`nutgraf eval --folds K`: one held-out table per length (and JSON with --json)."""
-    # Imported on use: fitting needs the oracle's ROUGE and the training loop.
-    from nutgraf.summarize.training import FoldFitter
-
-    # One fitter for every length: each record's oracle labels are made once.
-    fitter = FoldFitter()
-    payloads = []
-    for number, options in enumerate(runs):
-        bar = tqdm(total=len(records), desc=f"eval {options.length}", file=sys.stderr, disable=None)
-        with bar:
-            scores = cross_validate(
-                records, folds, summarize, options, fitter, args.batch_size, bar.update
-            )
-        print(("\n" if number else "") + format_folds(scores, system, options), flush=True)
-        payloads.append(
-            {
-                "data": str(args.data),
-                "system": system,
-                "options": options.model_dump(mode="json"),
-                **summary(scores),
-            }
-        )
-    if args.json:
         payload = payloads[0] if len(payloads) == 1 else payloads
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0

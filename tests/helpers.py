@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import pty
+import re
 import signal
 import struct
 import subprocess
@@ -103,6 +104,23 @@ class WorkerProcess:
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the worker's log, for failure messages."""
         return self.log_path.read_text(errors="replace")[-chars:]
+
+    def batches(self) -> list[tuple[int, set[str]]]:
+        """Each micro-batch this worker started, as its log says: (size, job ids)."""
+        return batches_in(self.log_path.read_text(errors="replace"))
+
+    def started_jobs(self) -> set[str]:
+        """Every job a batch of this worker started."""
+        return set().union(*(members for _, members in self.batches()))
+
+
+# The worker's log line for each micro-batch it starts (worker/tasks.py).
+BATCH_LINE = re.compile(rf"batch of (\d+) job\(s\) for {TEST_MODEL}: ([\w\- ]+)")
+
+
+def batches_in(log: str) -> list[tuple[int, set[str]]]:
+    """The micro-batches a worker's log says it started: (size, job ids)."""
+    return [(int(size), set(members.split())) for size, members in BATCH_LINE.findall(log)]
 
 
 class ApiProcess:
@@ -230,6 +248,20 @@ def answers_200(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`python -m nutgraf.cli ARGS` in a fresh interpreter, without the caller's NUTGRAF_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
+    return subprocess.run(
+        [sys.executable, "-m", "nutgraf.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def wait_for(

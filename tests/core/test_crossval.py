@@ -4,13 +4,11 @@ articles (the dev set is never a fixture)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import run_cli
 from nutgraf.contract import SummaryOptions
 from nutgraf.crossval import FoldScore, format_folds, summary
 from nutgraf.folds import fold_indices
@@ -38,20 +36,6 @@ def synthetic_records(count: int) -> list[dict[str, str]]:
         )
         records.append({"id": f"s{i}", "text": " ".join(sentences), "summary": reference})
     return records
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m nutgraf.cli ARGS` in a fresh interpreter, without the caller's NUTGRAF_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
-    return subprocess.run(
-        [sys.executable, "-m", "nutgraf.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_folds_are_deterministic_disjoint_and_cover_every_record() -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from rouge_score import rouge_scorer
 
-from helpers import run_on_a_terminal
+from helpers import run_cli, run_on_a_terminal
 from nutgraf.contract import Checks, InputStats, SummaryOptions, SummaryResult
 from nutgraf.evaluate import (
     EvalInputError,
@@ -36,20 +35,6 @@ from nutgraf.text import sentences, word_count
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "data" / "eval-fixture.jsonl"
 TYPES = ["rouge1", "rouge2", "rougeLsum"]
-
-
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`python -m nutgraf.cli ARGS` in a fresh interpreter, without the caller's NUTGRAF_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
-    return subprocess.run(
-        [sys.executable, "-m", "nutgraf.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def reference_rouge(predictions: list[str], references: list[str]) -> dict[str, float]:

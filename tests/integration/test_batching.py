@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from flask.testing import FlaskClient
@@ -27,12 +26,8 @@ def test_jobs_submitted_together_share_a_batch(
         job = poll_job(client, job_id)
         assert job["status"] == "succeeded", (job, worker.log_tail())
         assert job["summary"] and job["output"]["tokens"] > 0
-    batches = re.findall(
-        r"batch of (\d+) job\(s\) for smollm2-135m: ([\w\- ]+)", worker.log_tail(200_000)
-    )
-    ours = [
-        (int(n), set(members.split())) for n, members in batches if set(ids) & set(members.split())
-    ]
+    batches = worker.batches()
+    ours = [(n, members) for n, members in batches if set(ids) & members]
     assert ours, worker.log_tail()
     assert max(n for n, _ in ours) >= 2, batches  # two of the four in one generate()
     assert set().union(*(members for _, members in ours)) >= set(ids)

@@ -8,7 +8,6 @@ surviving worker, and the API answered nothing but 2xx and 503 with Retry-After.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -22,7 +21,6 @@ from sentinels import MASTER, SentinelSet, close_client, started_sentinels, wait
 
 from helpers import (
     STORY,
-    TEST_MODEL,
     ApiProcess,
     WorkerProcess,
     answers_200,
@@ -38,7 +36,6 @@ JOBS = 40
 SPACING_S = 0.5  # 40 jobs over about 20 s
 KILL_PRIMARY_AFTER = 10
 KILL_WORKER_AFTER = 25
-BATCH_LINE = re.compile(rf"batch of (\d+) job\(s\) for {TEST_MODEL}: ([\w\- ]+)")
 
 
 def _deployment(base: Settings, sentinels: SentinelSet, amqp: str, data: Path) -> Settings:
@@ -106,14 +103,6 @@ def _ended(api: str, job_id: str) -> dict[str, Any] | None:
     return body if body["status"] in ("succeeded", "failed", "cancelled") else None
 
 
-def _started_by(worker: WorkerProcess) -> set[str]:
-    return {
-        job_id
-        for _, members in BATCH_LINE.findall(worker.log_tail(2_000_000))
-        for job_id in members.split()
-    }
-
-
 @pytest.mark.timeout(900)
 def test_a_redis_failover_and_a_worker_killed_lose_no_accepted_job(
     settings: Settings, tmp_path: Path
@@ -166,7 +155,7 @@ def test_a_redis_failover_and_a_worker_killed_lose_no_accepted_job(
             failed = {j: body for j, body in ends.items() if body["status"] != "succeeded"}
             assert not failed, (failed, workers[0].log_tail())
 
-            started = [_started_by(worker) for worker in (survivor, killed)]
+            started = [worker.started_jobs() for worker in (survivor, killed)]
             assert all(started), "both workers did work"
             attempts = {
                 job_id: int(store.redis.hget(store.keys.job(job_id), "attempts") or 0)

@@ -3,7 +3,6 @@ and on CUDA itself where there is one (those tests skip without it)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,15 @@ import pytest
 import torch
 from flask.testing import FlaskClient
 
-from helpers import STORY, TEST_MODEL, Databases, WorkerProcess, poll_job, started_worker
+from helpers import (
+    STORY,
+    TEST_MODEL,
+    Databases,
+    WorkerProcess,
+    batches_in,
+    poll_job,
+    started_worker,
+)
 from nutgraf import models
 from nutgraf.contract import SummaryOptions
 from nutgraf.settings import Settings
@@ -33,8 +40,7 @@ def _submit_together(client: FlaskClient, count: int) -> list[str]:
 
 
 def _batch_sizes_of(ids: list[str], log: str) -> list[int]:
-    batches = re.findall(rf"batch of (\d+) job\(s\) for {TEST_MODEL}: ([\w\- ]+)", log)
-    return [int(n) for n, members in batches if set(ids) & set(members.split())]
+    return [n for n, members in batches_in(log) if set(ids) & members]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ NUTGRAF_BROKER_URL=amqp://… on a vhost of this run's own; Redis stays the job 
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,6 @@ from broker import Admin, QueueRow, rabbitmq_vhost
 
 from helpers import (
     STORY,
-    TEST_MODEL,
     ApiProcess,
     Databases,
     WorkerProcess,
@@ -131,10 +129,8 @@ def test_jobs_sent_together_share_a_batch_over_amqp(api: str, amqp_worker: Worke
     for job_id in ids:
         job = _finished(api, job_id)
         assert job["status"] == "succeeded", (job, amqp_worker.log_tail())
-    batches = re.findall(
-        rf"batch of (\d+) job\(s\) for {TEST_MODEL}: ([\w\- ]+)", amqp_worker.log_tail(200_000)
-    )
-    ours = [int(n) for n, members in batches if set(ids) & set(members.split())]
+    batches = amqp_worker.batches()
+    ours = [n for n, members in batches if set(ids) & members]
     assert ours and max(ours) >= 2, batches  # celery-batches buffered AMQP deliveries
 
 

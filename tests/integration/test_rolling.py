@@ -7,7 +7,6 @@ sweep is killed, a surviving worker takes the lead."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import uuid
 from collections.abc import Iterator
@@ -41,7 +40,6 @@ BATCH = 2
 JOBS = 2 * BATCH
 # Generous bounds: a batch of real articles on two shared cores, then the worker's exit.
 STOP_BOUND_S = 240
-BATCH_LINE = re.compile(rf"batch of (\d+) job\(s\) for {TEST_MODEL}: ([\w\- ]+)")
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
@@ -57,15 +55,6 @@ def deployment(
                 yield own.model_copy(update={"broker_url": amqp})
         else:
             yield own
-
-
-def _started_by(worker: WorkerProcess) -> set[str]:
-    """The jobs the worker's batches started, from its log."""
-    return {
-        job_id
-        for _, members in BATCH_LINE.findall(worker.log_tail(2_000_000))
-        for job_id in members.split()
-    }
 
 
 @pytest.mark.timeout(900)
@@ -122,8 +111,8 @@ def test_a_stopped_worker_finishes_its_batch_and_hands_back_what_it_holds(
         second.start()
         ends = {job_id: poll_job(client, job_id) for job_id in ids}
         assert {body["status"] for body in ends.values()} == {"succeeded"}, ends
-        assert _started_by(first) == set(running), first.log_tail()
-        assert _started_by(second) == set(held), second.log_tail()
+        assert first.started_jobs() == set(running), first.log_tail()
+        assert second.started_jobs() == set(held), second.log_tail()
         assert {int(fields(job_id)["attempts"]) for job_id in ids} == {1}
         assert not store.redis.hget(store.keys.stats_jobs, "duplicate_ends")
         # Nothing was ever missing from the broker, nor held by a worker gone: the sweep
