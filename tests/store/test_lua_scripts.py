@@ -87,11 +87,25 @@ def test_scripts_are_called_by_name(redis_client: redis.Redis) -> None:
 
 
 def test_a_pipeline_whose_scripts_vanish_before_it_runs_runs_again(
-    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """As after a failover between loading a pipeline's scripts and running it: redis-py's
     own retry runs it on the new primary without loading them (NOSCRIPT)."""
-    claim = LuaScript(redis_client, "webhook_claim")
+    # A script of this test's alone: the session's worker loads the store's own scripts
+    # (webhook_claim every few seconds) and could put one back between flush and run.
+    (tmp_path / "vanish_probe.lua").write_text(
+        f"-- vanish_probe: answers its argument; loaded by this test only ({tmp_path}).\n"
+        "-- KEYS[1] probe  a key it does not touch\n"
+        "-- ARGV[1] answer  what it returns\n"
+        "-- Returns ARGV[1].\n"
+        "return ARGV[1]\n"
+    )
+    monkeypatch.setattr("nutgraf.store.lua.SCRIPTS_DIR", tmp_path)
+    read_script.cache_clear()
+    try:
+        probe = LuaScript(redis_client, "vanish_probe")
+    finally:
+        read_script.cache_clear()
     load = redis.client.Pipeline.load_scripts
     lost: list[int] = []
 
@@ -104,9 +118,9 @@ def test_a_pipeline_whose_scripts_vanish_before_it_runs_runs_again(
     monkeypatch.setattr(redis.client.Pipeline, "load_scripts", load_then_lose_once)
 
     def queue(pipe: redis.client.Pipeline) -> None:
-        claim(pipe, webhooks_due="lua-test:webhooks:due", now=1, lease_until=2, limit=5)
+        probe(pipe, probe="lua-test:probe", answer="here")
 
-    assert execute_reads(redis_client, queue) == [[]]
+    assert execute_reads(redis_client, queue) == ["here"]
     assert lost == [1]
     lost.clear()
     with redis_client.pipeline() as pipe, pytest.raises(redis.exceptions.NoScriptError):
