@@ -118,7 +118,12 @@ class SentinelSet:
 
 
 def _data_node(folder: Path, port: int, replica_of: int | None = None) -> Node:
-    args = ["--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+    # Persisted as compose.yaml and deploy/ run Redis (an append-only file, fsync every
+    # second): a killed primary comes back with its data, as a restarted host does. Without
+    # it, a loaded machine once saw a second failover (a Sentinel that found the new
+    # primary slow to answer) promote the restarted, empty primary: every job was lost.
+    args = ["--port", str(port), "--bind", HOST, "--save", ""]
+    args += ["--appendonly", "yes", "--appendfsync", "everysec"]
     args += ["--dir", str(folder), "--daemonize", "no"]
     if replica_of is not None:
         args += ["--replicaof", HOST, str(replica_of)]
