@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,8 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 LENGTHS = ("headline", "short", "medium", "long")
 
 
-def _per_call(fn: object, repeats: int) -> float:
-    assert callable(fn)
+def _per_call(fn: Callable[[], object], repeats: int) -> float:
     for _ in range(3):
         fn()
     started = time.perf_counter()
@@ -47,11 +48,11 @@ def kernels() -> None:
             buffers = torch.randn(2, rows, 3, 1240, 64).bfloat16()
             key, value = buffers[0, :, :, :1200], buffers[1, :, :, :1200]
             mask = torch.ones(rows, 1, 1, 1200, dtype=torch.bool) if masked else None
-            ms_sdpa = _per_call(
-                lambda: sdpa_attention_forward(module, query, key, value, mask), 100
-            )
-            ms_ours = _per_call(lambda: decode_attention(module, query, key, value, mask), 100)
-            print(f"{rows:>5} {masked!s:>5} {ms_sdpa:8.3f} {ms_ours:8.3f} {ms_sdpa / ms_ours:6.2f}")
+            args = (module, query, key, value, mask)
+            ms_sdpa = _per_call(partial(sdpa_attention_forward, *args), 100)
+            ms_ours = _per_call(partial(decode_attention, *args), 100)
+            ratio = ms_sdpa / ms_ours
+            print(f"{rows:>5} {masked!s:>5} {ms_sdpa:8.3f} {ms_ours:8.3f} {ratio:6.2f}")
 
 
 def summaries() -> None:
