@@ -135,7 +135,8 @@ def test_worker_metrics_after_a_job(
 ) -> None:
     model = {"model": TEST_MODEL}
     before = scrape(client)
-    text = sample_article.split("\n\n")[0] + f" (metrics test {uuid.uuid4()})"
+    # The first paragraph (one per line in the sample): a job that only has to end.
+    text = sample_article.splitlines()[0] + f" (metrics test {uuid.uuid4()})"
     response = client.post("/v1/summaries", json={"text": text, "length": "headline"})
     assert response.status_code == 202
     job_id = response.get_json()["id"]
