@@ -3,9 +3,8 @@
 For a decoding step (one query position against the key/value cache), PyTorch's CPU
 scaled_dot_product_attention in bfloat16 is several times slower than the same attention
 written as matmul, softmax, matmul: its bfloat16 kernel is made for many query positions.
-On an AVX512-BF16 CPU without AMX, per layer and step over 1,200 cached positions, it took
-2.6 ms against 0.24 ms for one prompt's 3 beams, and 4.2 ms against 1.6 ms for 18 rows
-(docs/benchmarks.md, "Decoding attention"); it was half of a medium summary's time.
+On an AVX512-BF16 CPU without AMX it was half of a summary's time (docs/benchmarks.md,
+"Decoding attention").
 
 So a bfloat16 model on CPU uses `decode_attention`: a decoding step's scores and weighted
 sum are bfloat16 matrix products (accumulated in float32 by oneDNN), the softmax in
