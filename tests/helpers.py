@@ -250,18 +250,25 @@ def answers_200(url: str) -> bool:
         return False
 
 
-def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """`python -m nutgraf.cli ARGS` in a fresh interpreter, without the caller's NUTGRAF_*."""
+def run_python(
+    *args: str, cwd: Path = REPO, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in a fresh interpreter, without the caller's NUTGRAF_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
     return subprocess.run(
-        [sys.executable, "-m", "nutgraf.cli", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout_s,
         check=False,
     )
+
+
+def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`python -m nutgraf.cli ARGS` in a fresh interpreter, without the caller's NUTGRAF_*."""
+    return run_python("-m", "nutgraf.cli", *args, cwd=cwd)
 
 
 def wait_for(

@@ -13,14 +13,14 @@ Read by a newcomer as the map of what may import what:
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from helpers import run_python
 
 ROOT = Path(__file__).parents[1]
 PACKAGES = ("nutgraf", "service", "worker")
@@ -39,18 +39,9 @@ WORKER_FORBIDDEN = {"flask", "werkzeug", "service"}
 SERVICE_MAY_IMPORT_FROM_WORKER = {"worker.app", "worker.queue"}
 
 
-def run_python(code: str) -> str:
+def run_code(code: str) -> str:
     """Run `code` in a fresh interpreter at the repository root and return its stdout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUTGRAF_")}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python("-c", code, cwd=ROOT, timeout_s=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -248,7 +239,7 @@ def test_core_imports_load_no_web_queue_or_model_stack() -> None:
         "import sys; print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in {'flask','celery','torch','transformers','service','worker'}))"
     )
-    assert ast.literal_eval(run_python(code).strip()) == []
+    assert ast.literal_eval(run_code(code).strip()) == []
 
 
 def test_api_imports_no_model_stack() -> None:
@@ -259,7 +250,7 @@ def test_api_imports_no_model_stack() -> None:
         "print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in {'torch','transformers','numpy'}))"
     )
-    assert ast.literal_eval(run_python(code).strip()) == []
+    assert ast.literal_eval(run_code(code).strip()) == []
 
 
 @pytest.mark.parametrize("top", [*PACKAGES, "clients", "bench", "tests"])
