@@ -3,9 +3,9 @@
     .venv/bin/python bench/fit_scorer.py /work/shared/data/news-dev.jsonl
 
 The same procedure `nutgraf eval --folds` runs on each fold's training records, here on all
-of them: oracle labels, then L2 strength and the lead floor's margin chosen by inner
-cross-validation (training.tune), then a refit on every article. Prints the inner-CV grid
-and the weights; docs/benchmarks.md records the run.
+of them: oracle labels, then L2 strength, the lead floor's margin, the gate and medium's
+sentence count chosen by inner cross-validation (training.tune), then a refit on every
+article. Prints the inner-CV grid and the weights; docs/benchmarks.md records the run.
 """
 
 from __future__ import annotations
@@ -37,10 +37,13 @@ def main() -> int:
     fitted["data"] = Path(args.data).name
     print(f"{len(records)} articles, {time.perf_counter() - started:.1f} s", file=sys.stderr)
     grid = sorted(fitted["inner_cv_rouge2"].items(), key=lambda pair: -pair[1])
-    print(f"inner-CV ROUGE-2 (medium, top-3), best 10 of {len(grid)} settings:")
+    print(f"inner-CV ROUGE-2 (medium), best 10 of {len(grid)} settings:")
     for setting, score in grid[:10]:
         print(f"  {score:6.3f}  {setting}")
-    print(f"chosen: l2={fitted['l2']:g} lead_margin={scorer.lead_margin:g} gate={scorer.gate}")
+    print(
+        f"chosen: l2={fitted['l2']:g} lead_margin={scorer.lead_margin:g} gate={scorer.gate}"
+        f" medium_sentences={scorer.medium_sentences}"
+    )
     for name, weight in zip(FEATURES, scorer.weights, strict=True):
         print(f"  {name:16} {weight:+.3f}")
     print(f"  {'bias':16} {scorer.bias:+.3f}")

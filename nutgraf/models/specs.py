@@ -106,8 +106,9 @@ PRESETS: dict[str, ModelSpec] = {
 EXTRACTIVE = ModelSpec(
     "extractive",
     "builtin:scorer",
-    # A new revision: summaries of the old ranker are not served from the cache as its.
-    "scorer-lr-1",
+    # A new revision whenever the ranking changes (2: medium takes four sentences), so that
+    # summaries of an older ranking are not served from the cache as this one's.
+    "scorer-lr-2",
     description="the article's own best sentences (a learned sentence scorer, lead-k floor)",
 )
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -45,6 +45,10 @@ class Scorer:
     # them, a question or a bare quotation ranks after every other (captions, sound bites,
     # run-on lists). None: no such rule. Chosen by cross-validation with the margin.
     gate: tuple[int, int] | None = None
+    # Sentences a medium summary takes, within the contract's 3-4, chosen by cross-validation
+    # with the rest (training.py: the length the dev set's references are written at). None:
+    # textrank.SENTENCES_PER_LENGTH's.
+    medium_sentences: int | None = None
     fitted: dict[str, Any] | None = None  # how it was fitted: data, grid, choice
 
     def logits(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -78,6 +82,7 @@ class Scorer:
             "bias": float(self.bias),
             "lead_margin": float(self.lead_margin),
             "gate": None if self.gate is None else list(self.gate),
+            "medium_sentences": self.medium_sentences,
             "fitted": self.fitted,
         }
 
@@ -93,6 +98,7 @@ class Scorer:
             bias=float(data["bias"]),
             lead_margin=float(data["lead_margin"]),
             gate=None if data.get("gate") is None else (int(data["gate"][0]), int(data["gate"][1])),
+            medium_sentences=data.get("medium_sentences"),
             fitted=data.get("fitted"),
         )
 

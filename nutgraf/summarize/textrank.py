@@ -24,6 +24,7 @@ from nutgraf.text import (
 
 # Sentences per length, inside SENTENCE_RANGES: extracted sentences are whole and often
 # long, so the low end, except short, where one sentence is a headline, not a summary.
+# Medium's count is the scorer's, chosen by cross-validation (sentence_count).
 SENTENCES_PER_LENGTH: Final[dict[Length, int]] = {
     "headline": 1,
     "short": 2,
@@ -80,7 +81,8 @@ def extract(
         raise ValueError(f"unknown length: {length!r}")
     # The floor is lead-k for the k sentences asked for: a later sentence replaces one of
     # them only when the scorer is sure enough (Scorer.lead_margin).
-    ranked, order = _ranking(text, SENTENCES_PER_LENGTH[length], title)
+    wanted = sentence_count(length)
+    ranked, order = _ranking(text, wanted, title)
     if not ranked:
         return []
     words = [word_count(text[start:end]) for start, end in ranked]
@@ -126,7 +128,6 @@ def extract(
             end = _clause_end(text, start, end, limit)
         return [_span(text, start, end)]
     else:
-        wanted = SENTENCES_PER_LENGTH[length]
         most = SENTENCE_RANGES[length][1]
         sentences = total = 0
         for unit in usable:
@@ -143,6 +144,14 @@ def extract(
             if sentences >= wanted:
                 break
     return [_span(text, ranked[first][0], ranked[last][1]) for first, last in sorted(chosen)]
+
+
+def sentence_count(length: Length) -> int:
+    """Sentences an extractive summary of `length` takes: for medium, the count the active
+    scorer was tuned to (the length of the references it was fitted on); else, and for a
+    scorer without one, SENTENCES_PER_LENGTH's."""
+    tuned = active_scorer().medium_sentences
+    return tuned if length == "medium" and tuned is not None else SENTENCES_PER_LENGTH[length]
 
 
 def _clause_end(text: str, start: int, end: int, limit: int) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from rouge_score import tokenizers
 
-from nutgraf.contract import Length
+from nutgraf.contract import SENTENCE_RANGES, Length
 from nutgraf.folds import fold_indices
 from nutgraf.summarize.features import sentence_features
 from nutgraf.summarize.scorer import Scorer, using
@@ -43,6 +43,11 @@ GATE_GRID: tuple[tuple[int, int] | None, ...] = (
 INNER_FOLDS = 4
 # Tuned for the length the issue measures; the others share the weights and margin.
 TUNED_LENGTH: Length = "medium"
+# How many sentences that length takes: any count its contract allows (3 or 4). Chosen with
+# the rest, by the same ROUGE-2, against references of the same kind as the training ones.
+COUNT_GRID: tuple[int, ...] = tuple(
+    range(SENTENCE_RANGES[TUNED_LENGTH][0], SENTENCE_RANGES[TUNED_LENGTH][1] + 1)
+)
 _NEWTON_STEPS = 50
 
 Grams = tuple[Counter[str], Counter[tuple[str, str]]]
@@ -151,8 +156,9 @@ def fit(examples: Sequence[Example], l2: float, margin: float) -> Scorer:
 
 
 def selection_rouge2(scorer: Scorer, examples: Iterable[Example]) -> list[float]:
-    """ROUGE-2 F1 of each example's top-k sentences by `scorer` (k for TUNED_LENGTH)."""
-    wanted = SENTENCES_PER_LENGTH[TUNED_LENGTH]
+    """ROUGE-2 F1 of each example's top-k sentences by `scorer` (k: its medium_sentences,
+    else SENTENCES_PER_LENGTH's for TUNED_LENGTH)."""
+    wanted = scorer.medium_sentences or SENTENCES_PER_LENGTH[TUNED_LENGTH]
     scores = []
     for item in examples:
         top = scorer.order(item.features, wanted)[:wanted]
@@ -161,11 +167,18 @@ def selection_rouge2(scorer: Scorer, examples: Iterable[Example]) -> list[float]
 
 
 def tune(examples: Sequence[Example], folds: int = INNER_FOLDS) -> Scorer:
-    """The scorer whose L2 and lead margin did best on held-out inner folds, refitted on all
-    of `examples`; `fitted` records the grid's inner-CV ROUGE-2 and the choice."""
-    Setting = tuple[float, float, tuple[int, int] | None]
+    """The scorer whose L2, lead margin, gate and sentence count did best on held-out inner
+    folds, refitted on all of `examples`; `fitted` records the grid's inner-CV ROUGE-2."""
+    Setting = tuple[float, float, tuple[int, int] | None, int]
     totals: dict[Setting, float] = dict.fromkeys(
-        ((l2, m, g) for l2 in L2_GRID for m in MARGIN_GRID for g in GATE_GRID), 0.0
+        (
+            (l2, m, g, n)
+            for l2 in L2_GRID
+            for m in MARGIN_GRID
+            for g in GATE_GRID
+            for n in COUNT_GRID
+        ),
+        0.0,
     )
     # A handful of articles (a test's) gets as many inner folds as it can split into.
     for held_out in fold_indices(len(examples), min(folds, len(examples))):
@@ -176,10 +189,16 @@ def tune(examples: Sequence[Example], folds: int = INNER_FOLDS) -> Scorer:
             base = fit(training, l2, 0.0)
             for margin in MARGIN_GRID:
                 for gate in GATE_GRID:
-                    scorer = Scorer(base.mean, base.scale, base.weights, base.bias, margin, gate)
-                    totals[l2, margin, gate] += sum(selection_rouge2(scorer, testing))
-    # Ties go to the larger margin, then the stronger penalty: the choice nearer lead-3.
-    l2, margin, gate = max(totals, key=lambda key: (round(totals[key], 9), key[1], key[0]))
+                    for count in COUNT_GRID:
+                        scorer = Scorer(
+                            base.mean, base.scale, base.weights, base.bias, margin, gate, count
+                        )
+                        totals[l2, margin, gate, count] += sum(selection_rouge2(scorer, testing))
+    # Ties go to the larger margin, then the stronger penalty, then fewer sentences: the
+    # choice nearer lead-3.
+    l2, margin, gate, count = max(
+        totals, key=lambda key: (round(totals[key], 9), key[1], key[0], -key[3])
+    )
     chosen = fit(examples, l2, margin)
     fitted: dict[str, Any] = {
         "articles": len(examples),
@@ -189,11 +208,15 @@ def tune(examples: Sequence[Example], folds: int = INNER_FOLDS) -> Scorer:
         "tuned_length": TUNED_LENGTH,
         "l2": l2,
         "inner_cv_rouge2": {
-            f"l2={k[0]:g} margin={k[1]:g} gate={k[2]}": round(100 * v / len(examples), 3)
+            f"l2={k[0]:g} margin={k[1]:g} gate={k[2]} sentences={k[3]}": round(
+                100 * v / len(examples), 3
+            )
             for k, v in totals.items()
         },
     }
-    return Scorer(chosen.mean, chosen.scale, chosen.weights, chosen.bias, margin, gate, fitted)
+    return Scorer(
+        chosen.mean, chosen.scale, chosen.weights, chosen.bias, margin, gate, count, fitted
+    )
 
 
 class FoldFitter:

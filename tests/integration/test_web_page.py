@@ -361,7 +361,7 @@ def test_unsupported_sentences_and_fallback_are_said_plainly(page: Page, base_ur
             },
             {"text": "Aliens landed on it.", "support": []},
         ],
-        "model": {"name": "extractive", "revision": "scorer-lr-1"},
+        "model": {"name": "extractive", "revision": "scorer-lr-2"},
         "options": {"length": "short", "mode": "abstractive"},
         "cached": False,
         "created_at": "2025-01-01T00:00:00Z",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 from typing import cast
@@ -10,7 +11,14 @@ import pytest
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span, SummaryOptions
 from nutgraf.summarize import Article, summarize_extractive
-from nutgraf.summarize.textrank import SENTENCES_PER_LENGTH, extract, lead, ranked_sentences
+from nutgraf.summarize.scorer import shipped_scorer, using
+from nutgraf.summarize.textrank import (
+    SENTENCES_PER_LENGTH,
+    extract,
+    lead,
+    ranked_sentences,
+    sentence_count,
+)
 from nutgraf.text import split_sentences, word_count
 
 ARTICLE = (Path(__file__).parent.parent / "data" / "montenegro-nato.txt").read_text("utf-8")
@@ -75,7 +83,7 @@ TWO_SENTENCE_QUOTE = (
 @pytest.mark.parametrize("length", LENGTHS)
 def test_article_offsets_are_exact_sentences(length: Length) -> None:
     spans = extract(ARTICLE, length)
-    assert len(spans) == SENTENCES_PER_LENGTH[length]
+    assert len(spans) == sentence_count(length)
     assert_exact(ARTICLE, spans)
     # Whole sentences, or a whole quotation of consecutive sentences taken as one span; a
     # headline may end early, at a clause (words within the headline cap).
@@ -92,7 +100,7 @@ def test_article_offsets_are_exact_sentences(length: Length) -> None:
 def test_odd_whitespace_offsets_are_exact(length: Length) -> None:
     spans = extract(ODD_TEXT, length)
     assert_exact(ODD_TEXT, spans)
-    assert len(spans) == min(SENTENCES_PER_LENGTH[length], 5)
+    assert len(spans) == min(sentence_count(length), 5)
     if length == "long":
         assert [span.text[:12] for span in spans] == [
             "Mr. Smith we",
@@ -105,20 +113,28 @@ def test_odd_whitespace_offsets_are_exact(length: Length) -> None:
         assert spans[1].text == "He said the talks\non the 3.5 percent budget increase went well."
 
 
-@pytest.mark.parametrize(("length", "count"), [("headline", 1), ("short", 2), ("medium", 3)])
+@pytest.mark.parametrize(("length", "count"), [("headline", 1), ("short", 2), ("long", 5)])
 def test_count_per_length(length: Length, count: int) -> None:
+    assert sentence_count(length) == count
     assert len(extract(FLOOD, length)) == count
 
 
-def test_count_long() -> None:
-    assert len(extract(FLOOD, "long")) == 5
-    assert len(extract(FLOOD)) == 3  # medium is the default
+def test_medium_takes_the_count_the_scorer_was_tuned_to() -> None:
+    # The shipped scorer's count, chosen by cross-validation; medium is the default length.
+    assert len(extract(FLOOD)) == sentence_count("medium") == shipped_scorer().medium_sentences
+    for count in (3, 4):
+        with using(dataclasses.replace(shipped_scorer(), medium_sentences=count)):
+            assert len(extract(FLOOD, "medium")) == count
+    # A scorer tuned without a count takes the table's.
+    with using(dataclasses.replace(shipped_scorer(), medium_sentences=None)):
+        assert len(extract(FLOOD, "medium")) == SENTENCES_PER_LENGTH["medium"] == 3
 
 
 def test_sentence_counts_fit_the_editorial_ranges() -> None:
     for length, count in SENTENCES_PER_LENGTH.items():
         fewest, most = SENTENCE_RANGES[length]
         assert fewest <= count <= most
+        assert fewest <= sentence_count(length) <= most
 
 
 def test_headline_prefers_a_short_sentence() -> None:
@@ -148,7 +164,7 @@ def test_headline_falls_back_to_the_opening_of_the_best_long_sentence() -> None:
 def test_max_words_respected(length: Length, max_words: int) -> None:
     spans = extract(ARTICLE, length, max_words=max_words)
     assert_exact(ARTICLE, spans)
-    assert 1 <= len(spans) <= SENTENCES_PER_LENGTH[length]
+    assert 1 <= len(spans) <= sentence_count(length)
     total = sum(word_count(span.text) for span in spans)
     # Always one sentence, whole, even when it alone is over the cap.
     assert total <= max_words or len(spans) == 1

@@ -14,7 +14,13 @@ import pytest
 
 from nutgraf.summarize.features import FEATURES, sentence_features
 from nutgraf.summarize.scorer import WEIGHTS_FILE, Scorer, active_scorer, shipped_scorer, using
-from nutgraf.summarize.textrank import candidate_spans, extract, lead, ranked_sentences
+from nutgraf.summarize.textrank import (
+    candidate_spans,
+    extract,
+    lead,
+    ranked_sentences,
+    sentence_count,
+)
 from nutgraf.summarize.training import (
     example,
     fit,
@@ -140,7 +146,7 @@ def test_using_swaps_the_scorer_for_extract_and_restores_it() -> None:
 
 def test_extract_returns_k_sentences_in_article_order_with_offsets() -> None:
     spans = extract(STORY, "medium")
-    assert len(spans) == 3
+    assert len(spans) == sentence_count("medium")
     assert [s.start for s in spans] == sorted(s.start for s in spans)
     assert all(STORY[s.start : s.end] == s.text for s in spans)
 
@@ -151,4 +157,21 @@ def test_tune_chooses_from_the_grid_and_records_it() -> None:
     assert scorer.fitted is not None
     assert scorer.fitted["articles"] == 6
     assert scorer.fitted["inner_cv_rouge2"]
+    assert scorer.medium_sentences in (3, 4)
     assert fit(examples, 1.0, 0.5).lead_margin == 0.5
+
+
+def test_tune_takes_a_fourth_sentence_when_the_references_hold_four() -> None:
+    # References that repeat four of the story's sentences: four beat three on every fold.
+    four = (
+        "The river rose three meters overnight. Rescue teams used boats to reach families. "
+        "Officials said the flood was the worst since records began in 1901. Farmers in the "
+        "valley lost crops and livestock."
+    )
+    two = "Officials said the flood was the worst. Farmers lost crops."
+    variants = [STORY, STORY.replace("valley", "delta"), STORY.replace("river", "stream")]
+    assert tune([example(text, four) for text in variants] * 2, folds=3).medium_sentences == 4
+    assert tune([example(text, two) for text in variants] * 2, folds=3).medium_sentences == 3
+    # It travels with the weights.
+    scorer = tune([example(text, four) for text in variants] * 2, folds=3)
+    assert Scorer.from_json(json.loads(json.dumps(scorer.to_json()))).medium_sentences == 4
