@@ -4,8 +4,9 @@ twice is replaced by the extractive summary (abstractive.py), and the job says w
 Each check is cheap and lexical: names and numbers the article lacks (faithfulness/), talk
 about the text rather than the news ("This article discusses..."), a summary that shares few
 words with its article (another language, another story), a sentence that says the opposite
-of the article sentences that support it (faithfulness/polarity.py), and the sentence count
-the length promises.
+of the article sentences that support it (faithfulness/polarity.py), a sentence stitched
+from pieces of different article sentences into a claim none of them makes
+(faithfulness/stitching.py), and the sentence count the length promises.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def verify(units: list[str], article: str, title: str | None, options: SummaryOp
         return Verdict("off_topic", unsupported)
     if unsupported:
         return Verdict("unsupported", unsupported)
+    if stitched_pieces(units, article):
+        return Verdict("stitched", unsupported)
     if reversed_claims(units, article, title):
         return Verdict("reversed", unsupported)
     low, high = SENTENCE_RANGES[options.length]
@@ -72,6 +75,15 @@ def verify(units: list[str], article: str, title: str | None, options: SummaryOp
     if len(units) > high or (len(units) < low and options.max_words is None):
         return Verdict("length", unsupported)
     return Verdict(None, unsupported)
+
+
+def stitched_pieces(units: list[str], article: str) -> list[str]:
+    """The pieces of the summary's sentences that stitch the article's words into a claim it
+    does not make (faithfulness/stitching.py)."""
+    from nutgraf.summarize.faithfulness.stitching import ArticleWords, stitched_words
+
+    words = ArticleWords.of(article)
+    return [piece for unit in units for piece in stitched_words(unit, words)]
 
 
 def reversed_claims(units: list[str], article: str, title: str | None) -> list[str]:

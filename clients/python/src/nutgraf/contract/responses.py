@@ -90,7 +90,9 @@ class JobChecks(ResponseModel):
         default=None,
         description="Why the model's summary was replaced: `unsupported` (names or numbers "
         "the article lacks), `meta_talk`, `off_topic` (few of the article's words), "
-        "`reversed` (a sentence says the opposite of its article sentences), `length`, "
+        "`reversed` (a sentence says the opposite of its article sentences), `stitched` (a "
+        "sentence stitched from pieces of different article sentences into a claim none "
+        "makes), `length`, "
         "`empty`, `unsupported_sentence` (strict: a sentence no article sentence "
         "supports); null without a fallback.",
     )
