@@ -13,7 +13,7 @@ from typing import Final
 
 from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, Length, Span
 from nutgraf.summarize.features import sentence_features
-from nutgraf.summarize.scorer import active_scorer
+from nutgraf.summarize.scorer import Scorer, active_scorer
 from nutgraf.text import (
     has_line_break,
     is_complete_sentence,
@@ -146,11 +146,11 @@ def extract(
     return [_span(text, ranked[first][0], ranked[last][1]) for first, last in sorted(chosen)]
 
 
-def sentence_count(length: Length) -> int:
-    """Sentences an extractive summary of `length` takes: for medium, the count the active
-    scorer was tuned to (the length of the references it was fitted on); else, and for a
-    scorer without one, SENTENCES_PER_LENGTH's."""
-    tuned = active_scorer().medium_sentences
+def sentence_count(length: Length, scorer: Scorer | None = None) -> int:
+    """Sentences an extractive summary of `length` takes: for medium, the count `scorer` (by
+    default the active one) was tuned to, the length of the references it was fitted on;
+    else, and for a scorer without one, SENTENCES_PER_LENGTH's."""
+    tuned = (scorer or active_scorer()).medium_sentences
     return tuned if length == "medium" and tuned is not None else SENTENCES_PER_LENGTH[length]
 
 

@@ -22,7 +22,7 @@ from nutgraf.contract import SENTENCE_RANGES, Length
 from nutgraf.folds import fold_indices
 from nutgraf.summarize.features import sentence_features
 from nutgraf.summarize.scorer import Scorer, using
-from nutgraf.summarize.textrank import SENTENCES_PER_LENGTH, candidate_spans
+from nutgraf.summarize.textrank import candidate_spans, sentence_count
 
 # The oracle stops adding sentences when none raises ROUGE-1 + ROUGE-2, or at this many
 # (CNN/DailyMail references are three or four highlights).
@@ -158,7 +158,7 @@ def fit(examples: Sequence[Example], l2: float, margin: float) -> Scorer:
 def selection_rouge2(scorer: Scorer, examples: Iterable[Example]) -> list[float]:
     """ROUGE-2 F1 of each example's top-k sentences by `scorer` (k: its medium_sentences,
     else SENTENCES_PER_LENGTH's for TUNED_LENGTH)."""
-    wanted = scorer.medium_sentences or SENTENCES_PER_LENGTH[TUNED_LENGTH]
+    wanted = sentence_count(TUNED_LENGTH, scorer)
     scores = []
     for item in examples:
         top = scorer.order(item.features, wanted)[:wanted]

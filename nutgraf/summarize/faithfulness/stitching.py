@@ -42,29 +42,8 @@ MAX_CORE_SENTENCES: Final = 2
 
 # Words that leave a phrase open: what follows them is their object.
 _OPEN_ENDS: Final = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "to",
-        "of",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "by",
-        "from",
-        "into",
-        "as",
-        "than",
-        "this",
-        "that",
-        "its",
-        "his",
-        "her",
-        "their",
-    ]
+    {"the", "a", "an", "to", "of", "in", "on", "at", "for", "with", "by", "from", "into"}
+    | {"as", "than", "this", "that", "its", "his", "her", "their"}
 )
 # Words with inner apostrophes, and numbers with their separators ("1,000", "9.5").
 _TOKEN: Final = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+(?:['’][^\W_]+)*")
@@ -139,13 +118,12 @@ def stitched_words(sentence: str, article: ArticleWords) -> list[str]:
         if not key:
             continue
         before = fragments[number - 1] if number else None
-        swapped = (
+        if (
             before is not None
             and before.sentences
             and folded[before.end - 1] in _OPEN_ENDS
             and not before.sentences & fragment.sentences
-        )
-        if swapped and before is not None:
+        ):
             # The open word and what it was glued to: "join the European Union, NATO".
             faults.append(" ".join(tokens[before.end - 1 : fragment.end]))
         elif not fragment.sentences & core:
