@@ -25,6 +25,12 @@ def _submit_unique(client: FlaskClient, article: str, length: str = "short") -> 
     return job_id
 
 
+# A job killed mid-run starts over, and a whole-article draft of the bundled model that fails
+# its checks (the sample's are stitched) is written twice: in float32 on 2 shared cores that
+# took 219 s of the old 240 s bound, and more on a loaded machine.
+REDELIVERED_JOB_S = 450  # under the suite's 600 s per-test timeout
+
+
 def _wait_running(client: FlaskClient, job_id: str) -> None:
     wait_for(
         lambda: client.get(f"/v1/summaries/{job_id}").get_json()["status"] == "running",
@@ -46,7 +52,7 @@ def test_worker_killed_mid_job_loses_nothing(
     assert client.get(f"/v1/summaries/{job_id}").get_json()["status"] == "running"
 
     worker.start()
-    job = poll_job(client, job_id)
+    job = poll_job(client, job_id, timeout_s=REDELIVERED_JOB_S)
     assert job["status"] == "succeeded", (job, worker.log_tail())
     assert job["summary"]
     assert int(str(redis_client.hget(f"nutgraf:job:{job_id}", "attempts"))) >= 2
@@ -65,7 +71,7 @@ def test_pool_process_killed_mid_job_is_redelivered(
     assert worker.process is not None and child_pid != worker.process.pid
     os.kill(child_pid, signal.SIGKILL)
 
-    job = poll_job(client, job_id)
+    job = poll_job(client, job_id, timeout_s=REDELIVERED_JOB_S)
     assert job["status"] == "succeeded", (job, worker.log_tail())
     assert worker.running()  # Celery replaced the pool process; the worker lived on
     assert int(str(redis_client.hget(f"nutgraf:job:{job_id}", "attempts"))) >= 2
