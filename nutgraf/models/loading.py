@@ -88,8 +88,12 @@ def load(spec: ModelSpec, device: str, cache_dir: Path, dtype: str = "auto") -> 
     model.to(torch_device)
     model.eval()
     # bfloat16 on CPU: decoding steps' attention as bfloat16 matrix products,
-    # several times faster than sdpa's bfloat16 kernel (attention.py)..
+    # several times faster than sdpa's bfloat16 kernel (attention.py), and the linear
+    # layers' weights laid out for oneDNN once instead of at every call (packed.py).
     use_fast_decoding(model)
+    from nutgraf.models.packed import pack_linears  # imports torch: workers only
+
+    pack_linears(model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     window = _input_window(config, tokenizer)
