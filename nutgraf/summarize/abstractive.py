@@ -200,22 +200,19 @@ class Summarizer:
     def _run_passes(self, passes: list[Pass]) -> list[Generation]:
         """Run passes grouped by generation settings, one generate() per group."""
         outputs: list[Generation | None] = [None] * len(passes)
-        groups: dict[tuple[Length, Format, tuple[int, int]], list[int]] = {}
+        groups: dict[tuple[int, int], list[int]] = {}
         for index, p in enumerate(passes):
             groups.setdefault(p.settings, []).append(index)
-        for key, indexes in groups.items():
-            generated = self._generate([passes[i] for i in indexes], *key)
+        for new_tokens, indexes in groups.items():
+            generated = self._generate([passes[i] for i in indexes], new_tokens)
             for index, output in zip(indexes, generated, strict=True):
                 outputs[index] = output
         return [o for o in outputs if o is not None]
 
-    def _generate(
-        self, passes: list[Pass], length: Length, fmt: Format, new_tokens: tuple[int, int]
-    ) -> list[Generation]:
+    def _generate(self, passes: list[Pass], new_tokens: tuple[int, int]) -> list[Generation]:
         """One batched, grounded generate(): output text and new-token count per pass."""
         min_new, max_new = new_tokens
-        budget = self._body_budget(length, fmt)
-        rendered = [self._prompt(p, budget) for p in passes]
+        rendered = [self._prompt(p, self._body_budget(p.length, p.format)) for p in passes]
         outputs: list[Generation | None] = [None] * len(rendered)
         lengths = [self.backend.count(r) for r in rendered]
         for group in token_batches(lengths, self.batch_tokens):

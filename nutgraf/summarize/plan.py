@@ -56,10 +56,10 @@ class Pass:
     stop: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     @property
-    def settings(self) -> tuple[Length, Format, tuple[int, int]]:
-        """What generate() is called with: passes that share it share a batch (a safe pass
-        differs only in its prompt)."""
-        return self.length, self.format, token_budget(self.length, self.max_words)
+    def settings(self) -> tuple[int, int]:
+        """What generate() is called with, the new-token budget: passes that share it share
+        a batch, whatever their prompts (a safe pass, or paragraph and bullets)."""
+        return token_budget(self.length, self.max_words)
 
     @property
     def source(self) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask.testing import FlaskClient
 
 from helpers import REPO, TEST_MODEL
 from nutgraf import models
-from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions
+from nutgraf.contract import HEADLINE_MAX_WORDS, SENTENCE_RANGES, SummaryOptions, SummaryResult
 from nutgraf.settings import Settings
 from nutgraf.summarize import Article, Summarizer, SummarizerCache
 from nutgraf.text import is_complete_sentence, sentences, word_count
@@ -46,13 +48,46 @@ def test_truncate_true_cuts_instead_of_selecting(bundled: Summarizer) -> None:
     assert result.input.truncated is True and result.input.selected is False
 
 
-@pytest.mark.parametrize("length", ["headline", "short", "medium", "long"])
-@pytest.mark.parametrize("fmt", ["paragraph", "bullets"])
+FORMATS = ("paragraph", "bullets")
+
+
+@pytest.fixture(scope="module")
+def both_formats(
+    bundled: Summarizer, sample_article: str
+) -> Callable[[str], dict[str, SummaryResult]]:
+    """The sample's summaries of one length in both formats, made in one batch as a worker
+    makes them (they share each generate() call), once per length in this process."""
+    made: dict[str, dict[str, SummaryResult]] = {}
+
+    def of_length(length: str) -> dict[str, SummaryResult]:
+        if length not in made:
+            articles = [
+                Article(
+                    sample_article,
+                    options=SummaryOptions.model_validate({"length": length, "format": fmt}),
+                )
+                for fmt in FORMATS
+            ]
+            made[length] = dict(zip(FORMATS, bundled.summarize_batch(articles), strict=True))
+        return made[length]
+
+    return of_length
+
+
+# Both formats of a length run in one xdist process (the file's tests are otherwise spread).
+@pytest.mark.parametrize(
+    "length",
+    [
+        pytest.param(length, marks=pytest.mark.xdist_group(f"test_quality-{length}"))
+        for length in ("headline", "short", "medium", "long")
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_lengths_and_formats(
-    bundled: Summarizer, sample_article: str, length: str, fmt: str
+    both_formats: Callable[[str], dict[str, SummaryResult]], length: str, fmt: str
 ) -> None:
     options = SummaryOptions.model_validate({"length": length, "format": fmt})
-    result = bundled.summarize(Article(sample_article, options=options))
+    result = both_formats(length)[fmt]
     low, high = SENTENCE_RANGES[options.length]
     units = result.bullets if fmt == "bullets" else sentences(result.summary)
     assert units, result

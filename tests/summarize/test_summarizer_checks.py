@@ -1,5 +1,6 @@
-"""The summarizer's checks on a scripted backend: a reversed summary is generated once more,
-then replaced by the extractive one; a seamed one is respelled as the article spells it."""
+"""The summarizer on a scripted backend: a reversed summary is generated once more, then
+replaced by the extractive one; a seamed one is respelled as the article spells it; passes
+with the same token budget share one generate() call."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class ScriptedBackend:
         self.spec = resolve("smollm2-135m")
         self.window = 4096
         self.calls = 0
+        self.batches: list[tuple[int, int]] = []  # (prompts, max_new_tokens) of each call
 
     def count(self, text: str) -> int:
         return len(text.split())
@@ -50,6 +52,7 @@ class ScriptedBackend:
         stops: list[Callable[[], bool] | None] | None = None,
     ) -> list[Generation]:
         self.calls += 1
+        self.batches.append((len(prompts), max_new_tokens))
         return [Generation(self.answers.pop(0), 20) for _ in prompts]
 
 
@@ -85,3 +88,19 @@ def test_the_summary_is_spelled_as_the_article_spells_it() -> None:
     )
     assert backend.calls == 1 and not result.checks.fallback
     assert result.summary == "Mayor Ann Lee said the same-sex marriage registry would open in May."
+
+
+def test_paragraph_and_bullets_of_one_length_share_a_generate_call() -> None:
+    faithful = "The city council approved the new budget on Monday after a long debate."
+    backend = ScriptedBackend([faithful] * 6)
+    summarizer = Summarizer(cast(Backend, backend))
+    options = [
+        SummaryOptions(length="short", format="paragraph"),
+        SummaryOptions(length="short", format="bullets"),
+        SummaryOptions(length="medium"),  # another token budget: a call of its own
+    ]
+    results = summarizer.summarize_batch([Article(ARTICLE, options=o) for o in options])
+    # The first round: two calls. (A one-sentence medium summary is too short: retried.)
+    assert sorted(backend.batches[:2]) == [(1, 160), (2, 80)]
+    assert results[0].bullets is None and results[1].bullets == [faithful]
+    assert not results[0].checks.fallback and not results[1].checks.fallback
