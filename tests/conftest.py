@@ -80,7 +80,7 @@ def tier_of(path: Path) -> str:
     return "unit"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test with its tier (`-m unit`, `-m "not e2e"`), and keep each file past
     the unit tier in one xdist process (`--dist loadgroup`), but for SPREAD: its module
     fixtures (a worker of its own, a RabbitMQ vhost) are then built once, not once per
@@ -91,6 +91,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if tier != "unit" and item.path.resolve().relative_to(TESTS).as_posix() not in SPREAD:
             item.add_marker(pytest.mark.xdist_group(item.path.name))
     unique_ids(items)
+    # In an xdist worker process (where tests are collected), xdist sets `loadgroup`.
+    if getattr(config.option, "loadgroup", False):
+        group_ids(items)
+
+
+def group_ids(items: list[pytest.Item]) -> None:
+    """Give each test with an `xdist_group` mark the id `loadgroup` schedules by: its own,
+    then `@` and the group's name.
+
+    xdist 3.8 appends the group to `_nodeid`, which pytest 9 no longer reads (the id is
+    in `_id`, as in `unique_ids`): no group held together, and a file's module fixtures
+    (a worker with the bundled model) were built in every process that ran one of its
+    tests. xdist's own suffix, added after this one, is then without effect.
+    """
+    for item in items:
+        names = sorted(
+            {
+                str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                for mark in item.iter_markers("xdist_group")
+            }
+        )
+        if names:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 def unique_ids(items: list[pytest.Item]) -> None:
