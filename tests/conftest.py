@@ -84,16 +84,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark every test with its tier (`-m unit`, `-m "not e2e"`), and keep each file past
     the unit tier in one xdist process (`--dist loadgroup`), but for SPREAD: its module
     fixtures (a worker of its own, a RabbitMQ vhost) are then built once, not once per
-    process."""
+    process. Scheduled longest first: SPREAD's files, then the rest past the unit tier, then
+    the unit tier (xdist hands out work in collection order: the short unit tests then
+    fill the processes' gaps at the end instead of a long test starting last)."""
     for item in items:
         tier = tier_of(item.path)
         item.add_marker(tier)
         if tier != "unit" and item.path.resolve().relative_to(TESTS).as_posix() not in SPREAD:
             item.add_marker(pytest.mark.xdist_group(item.path.name))
+    items.sort(key=schedule_rank)  # stable: a file's own order is kept
     unique_ids(items)
     # In an xdist worker process (where tests are collected), xdist sets `loadgroup`.
     if getattr(config.option, "loadgroup", False):
         group_ids(items)
+
+
+def schedule_rank(item: pytest.Item) -> int:
+    """0 for SPREAD's files, 1 for the rest past the unit tier, 2 for the unit tier."""
+    tier = tier_of(item.path)
+    if tier == "unit":
+        return 2
+    return 0 if item.path.resolve().relative_to(TESTS).as_posix() in SPREAD else 1
 
 
 def group_ids(items: list[pytest.Item]) -> None:
