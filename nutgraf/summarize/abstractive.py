@@ -87,7 +87,7 @@ class Summarizer:
 
     def summarize_batch(self, articles: list[Article]) -> list[SummaryResult]:
         """Summarize articles together: long ones are read as their most salient sentences;
-        passes with the same settings share batched generate() calls."""
+        passes with the same new-token budget share batched generate() calls."""
         results: dict[int, SummaryResult] = {}
         abstractive = []
         for index, article in enumerate(articles):
