@@ -23,19 +23,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from decode_attention import _per_call as per_call_ms  # bench/ is the script's path
+
 REPO = Path(__file__).resolve().parent.parent
 LENGTHS = ("headline", "short", "medium", "long")
 # (in, out) of the bundled model's products: q and o, k and v, gate and up, down, the head.
 SHAPES = ((576, 576), (576, 192), (576, 1536), (1536, 576), (576, 49152))
-
-
-def _per_call(fn: Callable[[], object], repeats: int) -> float:
-    for _ in range(3):
-        fn()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - started) * 1e6 / repeats
 
 
 def products() -> None:
@@ -52,8 +45,8 @@ def products() -> None:
             hidden = torch.randn(rows, inputs, dtype=torch.bfloat16)
             repeats = max(5, 20_000_000 // (rows * inputs * outputs))
             with torch.inference_mode():
-                plain_us = _per_call(partial(linear, hidden), repeats)
-                packed_us = _per_call(partial(packed, hidden), repeats)
+                plain_us = per_call_ms(partial(linear, hidden), repeats) * 1000
+                packed_us = per_call_ms(partial(packed, hidden), repeats) * 1000
                 same = torch.equal(linear(hidden), packed(hidden))
             ratio = plain_us / packed_us
             print(

@@ -336,3 +336,24 @@ def run_on_a_terminal(
 def article(tag: str = "") -> str:
     """A distinct short article per call (so cache keys differ)."""
     return f"The council voted on Tuesday {tag} {uuid.uuid4().hex}. The mayor said yes."
+
+
+def tiny_llama(dtype: Any, tied: bool = False) -> Any:
+    """A random 2-layer Llama with the bundled SmolLM2-135M's attention shape (9 query heads,
+    3 key/value heads), in eval mode; `tied`: its output head shares the embedding, as
+    SmolLM2's does."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=300,
+        hidden_size=9 * 16,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        max_position_embeddings=256,
+        tie_word_embeddings=tied,
+    )
+    return LlamaForCausalLM(config).to(dtype).eval()

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+from helpers import tiny_llama
 from nutgraf import models
 from nutgraf.models.attention import NAME, decode_attention, use_fast_decoding
 
@@ -80,22 +80,8 @@ def test_float32_steps_are_sdpa_itself() -> None:
     assert torch.equal(decode_attention(GQA, *args)[0], sdpa_attention_forward(GQA, *args)[0])
 
 
-def _tiny_llama(dtype: torch.dtype) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=300,
-        hidden_size=HEADS * 16,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=HEADS,
-        num_key_value_heads=KV_HEADS,
-        max_position_embeddings=256,
-    )
-    return LlamaForCausalLM(config).to(dtype).eval()
-
-
 def test_a_bfloat16_model_generates_what_float32_attention_gives() -> None:
-    model = _tiny_llama(torch.bfloat16)
+    model = tiny_llama(torch.bfloat16)
     prompt = torch.randint(3, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(prompt)
     mask[1, :7] = 0  # a left-padded row, as in the worker's batches
@@ -112,7 +98,7 @@ def test_a_bfloat16_model_generates_what_float32_attention_gives() -> None:
 
 
 def test_only_bfloat16_models_on_cpu_are_switched() -> None:
-    model = _tiny_llama(torch.float32)
+    model = tiny_llama(torch.float32)
     assert not use_fast_decoding(model)
     assert model.config._attn_implementation == "sdpa"
 

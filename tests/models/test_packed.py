@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
+from helpers import tiny_llama
 from nutgraf import models
 from nutgraf.models.packed import PackedLinear, pack_linears
 
-LAYERS = 2
+LAYERS = 2  # helpers.tiny_llama's
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -30,23 +30,8 @@ def test_a_packed_linear_is_bit_for_bit_nn_linear(bias: bool, shape: tuple[int, 
     assert "packed_weight" not in packed.state_dict()  # laid out at load, never saved
 
 
-def _tiny_llama(dtype: torch.dtype) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=300,
-        hidden_size=144,
-        intermediate_size=256,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=9,
-        num_key_value_heads=3,
-        max_position_embeddings=256,
-        tie_word_embeddings=True,  # as the bundled SmolLM2's
-    )
-    return LlamaForCausalLM(config).to(dtype).eval()
-
-
 def test_a_packed_model_generates_the_same_tokens_and_scores() -> None:
-    model = _tiny_llama(torch.bfloat16)
+    model = tiny_llama(torch.bfloat16, tied=True)
     prompt = torch.randint(3, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(prompt)
     mask[1, :7] = 0  # a left-padded row, as in the worker's batches
@@ -67,7 +52,7 @@ def test_a_packed_model_generates_the_same_tokens_and_scores() -> None:
 
 
 def test_float32_models_are_left_alone() -> None:
-    model = _tiny_llama(torch.float32)
+    model = tiny_llama(torch.float32, tied=True)
     assert pack_linears(model) == 0
     assert type(model.lm_head) is torch.nn.Linear
 
