@@ -90,7 +90,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         tier = tier_of(item.path)
         item.add_marker(tier)
-        if tier != "unit" and item.path.resolve().relative_to(TESTS).as_posix() not in SPREAD:
+        if tier != "unit" and not is_spread(item):
             item.add_marker(pytest.mark.xdist_group(item.path.name))
     items.sort(key=schedule_rank)  # stable: a file's own order is kept
     unique_ids(items)
@@ -101,10 +101,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def schedule_rank(item: pytest.Item) -> int:
     """0 for SPREAD's files, 1 for the rest past the unit tier, 2 for the unit tier."""
-    tier = tier_of(item.path)
-    if tier == "unit":
+    if tier_of(item.path) == "unit":
         return 2
-    return 0 if item.path.resolve().relative_to(TESTS).as_posix() in SPREAD else 1
+    return 0 if is_spread(item) else 1
+
+
+def is_spread(item: pytest.Item) -> bool:
+    """Whether the test's file is one of SPREAD (only files under tests/ are asked)."""
+    return item.path.resolve().relative_to(TESTS).as_posix() in SPREAD
 
 
 def group_ids(items: list[pytest.Item]) -> None:

@@ -66,6 +66,7 @@ class Summarizer:
         # Padded input tokens one generate() call may take: a long article's many chunks,
         # or one huge article beside short ones, must not inflate a single call's memory.
         self.batch_tokens = batch_tokens or DEFAULT_BATCH_WINDOWS * backend.window
+        self._body_budgets: dict[tuple[Length, Format], int] = {}  # see _body_budget
 
     def count_tokens(self, article: Article) -> int:
         """The article's length in the model's tokens (title and text)."""
@@ -193,9 +194,13 @@ class Summarizer:
         )
 
     def _body_budget(self, length: Length, fmt: Format) -> int:
-        """Tokens of article text that fit in one pass with this length and format."""
-        probe = prompts.prompt(Pass("", "", length, fmt), "")
-        return self.backend.body_budget(probe, TOKEN_BUDGETS[length][1])
+        """Tokens of article text that fit in one pass with this length and format
+        (worked out once per pair: it renders and tokenizes a prompt)."""
+        key = (length, fmt)
+        if key not in self._body_budgets:
+            probe = prompts.prompt(Pass("", "", length, fmt), "")
+            self._body_budgets[key] = self.backend.body_budget(probe, TOKEN_BUDGETS[length][1])
+        return self._body_budgets[key]
 
     def _run_passes(self, passes: list[Pass]) -> list[Generation]:
         """Run passes grouped by generation settings, one generate() per group."""
