@@ -8,6 +8,7 @@ surviving worker, and the API answered nothing but 2xx and 503 with Retry-After.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from broker import rabbitmq_vhost
 from sentinels import MASTER, SentinelSet, close_client, started_sentinels, wait_until
@@ -103,6 +105,35 @@ def _ended(api: str, job_id: str) -> dict[str, Any] | None:
     return body if body["status"] in ("succeeded", "failed", "cancelled") else None
 
 
+def _ends(
+    api: str, accepted: list[str], store: JobStore, workers: list[WorkerProcess]
+) -> dict[str, dict[str, Any]]:
+    """Every accepted job's end, waited for 300 s in all; else the test fails with the
+    records of the jobs that did not end and the workers' last log lines."""
+    deadline = time.monotonic() + 300
+    ends: dict[str, dict[str, Any]] = {}
+    while len(ends) < len(accepted) and time.monotonic() < deadline:
+        for job_id in accepted:
+            if job_id not in ends:
+                with contextlib.suppress(requests.RequestException):
+                    if body := _ended(api, job_id):
+                        ends[job_id] = body
+        time.sleep(0.2)
+    if len(ends) < len(accepted):
+        records: dict[str, Any] = {}
+        with contextlib.suppress(redis.RedisError):
+            records |= {
+                job_id: store.redis.hgetall(store.keys.job(job_id))
+                for job_id in accepted
+                if job_id not in ends
+            }
+            records["queued set"] = sorted(store.redis.smembers(store.keys.queued))
+            records["running set"] = sorted(store.redis.smembers(store.keys.running_jobs))
+        tails = "\n".join(f"--- {w.log_path.name}:\n{w.log_tail(4000)}" for w in workers)
+        pytest.fail(f"{len(accepted) - len(ends)} jobs did not end in 300 s: {records}\n{tails}")
+    return ends
+
+
 @pytest.mark.timeout(900)
 def test_a_redis_failover_and_a_worker_killed_lose_no_accepted_job(
     settings: Settings, tmp_path: Path
@@ -148,10 +179,7 @@ def test_a_redis_failover_and_a_worker_killed_lose_no_accepted_job(
             # Its lease lapses (15 s) and the survivor, asking every 5 s, takes it.
             wait_until(lambda: reconciler_leader(store, [survivor]), 60, "the lead to move")
 
-            ends = {
-                job_id: wait_until(lambda j=job_id: _ended(api, j), 300, f"job {job_id}")
-                for job_id in accepted
-            }
+            ends = _ends(api, accepted, store, workers)
             failed = {j: body for j, body in ends.items() if body["status"] != "succeeded"}
             assert not failed, (failed, workers[0].log_tail())
 
