@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from nutgraf import models
+from nutgraf.models import Generation
 from nutgraf.settings import Settings, env_for_children
 from nutgraf.store import JobStore
 from nutgraf.store.server import RedisServer
@@ -357,3 +358,40 @@ def tiny_llama(dtype: Any, tied: bool = False) -> Any:
         tie_word_embeddings=tied,
     )
     return LlamaForCausalLM(config).to(dtype).eval()
+
+
+class ScriptedBackend:
+    """A model backend that answers each prompt of each generate() call with the next
+    scripted summary; counts words as tokens."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.spec = models.resolve(TEST_MODEL)
+        self.window = 4096
+        self.calls = 0
+        self.batches: list[tuple[int, int]] = []  # (prompts, max_new_tokens) of each call
+
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+    def fit(self, text: str, budget: int) -> str:
+        return text
+
+    def body_budget(self, probe: Any, answer_tokens: int) -> int:
+        return 2048
+
+    def render(self, prompt: Any) -> str:
+        return str(prompt)
+
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int,
+        min_new_tokens: int = 0,
+        beam_search: bool = False,
+        sources: list[str] | None = None,
+        stops: list[Callable[[], bool] | None] | None = None,
+    ) -> list[Generation]:
+        self.calls += 1
+        self.batches.append((len(prompts), max_new_tokens))
+        return [Generation(self.answers.pop(0), 20) for _ in prompts]

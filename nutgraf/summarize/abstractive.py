@@ -138,6 +138,8 @@ class Summarizer:
         drafts = [self._check(a, o) for a, o in zip(articles, outputs, strict=True)]
         # One retry for every summary that failed a check, all in one batch: a stricter
         # instruction over exactly what the first pass read. A stopped article has none.
+        # It rescues about a quarter of stitched drafts (docs/benchmarks.md, "what a retry
+        # rescues").
         failed = [
             i for i, draft in enumerate(drafts) if draft.verdict.problem and not articles[i].stopped
         ]

@@ -32,3 +32,9 @@ def pair() -> ModuleType:
 def capacity() -> ModuleType:
     """bench/capacity.py as a module."""
     return load_script("capacity")
+
+
+@pytest.fixture(scope="module")
+def retries() -> ModuleType:
+    """bench/retries.py as a module."""
+    return load_script("retries")

@@ -4,12 +4,11 @@ with the same token budget share one generate() call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, cast
 
+from helpers import ScriptedBackend
 from nutgraf.contract import SummaryOptions
-from nutgraf.models import Backend, Generation
-from nutgraf.models.specs import resolve
+from nutgraf.models import Backend
 from nutgraf.summarize import Article, Summarizer
 
 ARTICLE = (
@@ -18,42 +17,6 @@ ARTICLE = (
     "Spending on parks will rise by 12% next year."
 )
 SHORT = SummaryOptions(length="short")
-
-
-class ScriptedBackend:
-    """Answers each generate() call with the next scripted summaries; counts words."""
-
-    def __init__(self, answers: list[str]) -> None:
-        self.answers = list(answers)
-        self.spec = resolve("smollm2-135m")
-        self.window = 4096
-        self.calls = 0
-        self.batches: list[tuple[int, int]] = []  # (prompts, max_new_tokens) of each call
-
-    def count(self, text: str) -> int:
-        return len(text.split())
-
-    def fit(self, text: str, budget: int) -> str:
-        return text
-
-    def body_budget(self, probe: Any, answer_tokens: int) -> int:
-        return 2048
-
-    def render(self, prompt: Any) -> str:
-        return str(prompt)
-
-    def generate(
-        self,
-        prompts: list[str],
-        max_new_tokens: int,
-        min_new_tokens: int = 0,
-        beam_search: bool = False,
-        sources: list[str] | None = None,
-        stops: list[Callable[[], bool] | None] | None = None,
-    ) -> list[Generation]:
-        self.calls += 1
-        self.batches.append((len(prompts), max_new_tokens))
-        return [Generation(self.answers.pop(0), 20) for _ in prompts]
 
 
 def summarize(answers: list[str]) -> tuple[Any, ScriptedBackend]:
