@@ -9,8 +9,10 @@ A summary that fails a check is generated again once with a stricter instruction
 (nutgraf/summarize/abstractive.py), which costs as much as the first draft; the second is
 kept when it passes. This runs the bundled model (default NUTGRAF_MODEL, its dtype) over dev
 articles at one length, in batches as a worker runs them, and prints per first-draft
-problem: drafts, retries that passed, and the model CPU-seconds. `--json` writes each
-article's record, and `--merge` tables records written by several runs (say one per core).
+problem: drafts, retries that passed, and the model CPU-seconds; then ROUGE against lead-3
+on the same articles, the share of summary sentences copied word for word, and fallbacks.
+`--json` writes each article's record, and `--merge` tables records written by several
+runs (say one per core).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nutgraf.contract import SummaryOptions  # noqa: E402
+from nutgraf.evaluate import lead3, rouge, summary_units, verbatim_units  # noqa: E402
 from nutgraf.models import Backend, Generation  # noqa: E402
 from nutgraf.settings import Settings  # noqa: E402
 from nutgraf.summarize import Article, Summarizer, load_summarizer, set_torch_threads  # noqa: E402
 from nutgraf.summarize.abstractive import Draft  # noqa: E402
+from nutgraf.text import source_text  # noqa: E402
 
 
 class RecordingSummarizer(Summarizer):
@@ -86,6 +90,12 @@ def record(
                     "retried": len(drafts) > 1,
                     "fallback": result.checks.fallback,
                     "cpu_s": cpu_s / len(batch),
+                    "summary": "\n".join(summary_units(result, options)),
+                    "reference": row.get("summary"),
+                    "lead3": lead3(row["text"]),
+                    "verbatim": verbatim_units(
+                        result, options, source_text(row["text"], row.get("title"))
+                    ),
                 }
             )
         print(f"{offset + len(batch)}/{len(rows)} articles", file=sys.stderr, flush=True)
@@ -108,6 +118,22 @@ def table(records: list[dict[str, Any]]) -> str:
         f"{len(records)} articles, {len(retried)} retried, {rescued} rescued by the retry; "
         f"{cpu:.0f} model CPU-s in all"
     )
+    scored = [r for r in records if r.get("reference")]
+    if scored:
+        references = [r["reference"] for r in scored]
+        system = rouge([r["summary"] for r in scored], references)
+        baseline = rouge([r["lead3"] for r in scored], references)
+        copied = sum(r["verbatim"][0] for r in scored) / max(
+            1, sum(r["verbatim"][1] for r in scored)
+        )
+        lines.append(
+            f"ROUGE-1/2/Lsum {system['rouge1']:.2f} / {system['rouge2']:.2f} / "
+            f"{system['rougeLsum']:.2f}, lead-3 {baseline['rouge1']:.2f} / "
+            f"{baseline['rouge2']:.2f} / {baseline['rougeLsum']:.2f}, ROUGE-2 "
+            f"{system['rouge2'] / baseline['rouge2']:.3f} times lead-3's; "
+            f"{100 * copied:.1f}% of sentences verbatim; "
+            f"{100 * sum(r['fallback'] for r in scored) / len(scored):.1f}% fell back"
+        )
     return "\n".join(lines)
 
 
