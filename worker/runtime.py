@@ -141,7 +141,11 @@ class Runtime:
             overdue_after = self.settings.task_time_limit_s + OVERDUE_GRACE_S
             released = self.store.release_orphans() if judge else []
             released += self.store.reconciler.release_overdue(overdue_after)
-            scan = self.store.reconciler.scan_queued(self.settings.requeue_after_s)
+            # A consumer holds a prefetched message at most about as long as the broker
+            # waits for an unacknowledged one; past that its job's message is gone.
+            scan = self.store.reconciler.scan_queued(
+                self.settings.requeue_after_s, held_for_s=self.settings.visibility_timeout
+            )
             abandoned = scan.abandoned if judge else []
             waiting = scan.waiting
             if waiting and ready_messages(self._producer_app()):
@@ -160,7 +164,13 @@ class Runtime:
                 log.warning(
                     "job %s: queued %.0f s with nothing running it; sent again", job_id, age
                 )
-            resent = [*abandoned, *waiting]
+            for job_id, age in scan.lost.items():
+                log.warning(
+                    "job %s: held %.0f s by a live worker that never started it; sent again",
+                    job_id,
+                    age,
+                )
+            resent = [*abandoned, *waiting, *scan.lost]
             for job_id in [*released, *resent]:
                 lane = self.store.redis.hget(self.store.keys.job(job_id), "lane") or ""
                 enqueue(self._producer_app(), job_id, lane_of({"lane": lane}))

@@ -11,7 +11,10 @@ message is harmless.
 
 Which consumer holds a prefetched message is noted on the job (`held_by`, by the worker's
 message handler), and consumers announce themselves with a heartbeat: when one dies, the
-jobs it held are sent again within a heartbeat, backlog or not.
+jobs it held are sent again within a heartbeat, backlog or not. Since when is noted too
+(`held_at`): a live consumer that holds a job longer than the broker's visibility timeout
+without starting it has lost its message (acknowledged with a batch whose `start` failed
+before reaching it), and the job is sent again.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ class QueuedScan:
     # Held by no live consumer, queued past the grace (seconds waited): send again when
     # nothing else waits in the broker's queue (their message may be among what waits).
     waiting: dict[str, float] = field(default_factory=dict)
+    # Held by a live consumer for longer than any prefetched message waits (seconds held):
+    # its message was acknowledged without the job starting. Send again now.
+    lost: dict[str, float] = field(default_factory=dict)
 
 
 class Reconciler:
@@ -75,9 +81,10 @@ class Reconciler:
                 released.append(job_id)
         return released
 
-    def hold(self, job_id: str, consumer_id: str) -> bool:
-        """Note that a consumer holds this queued job's message (prefetched)."""
-        return bool(self._hold(job=self.keys.job(job_id), holder=consumer_id))
+    def hold(self, job_id: str, consumer_id: str, now: float | None = None) -> bool:
+        """Note that a consumer holds this queued job's message (prefetched), from now."""
+        at = time.time() if now is None else now
+        return bool(self._hold(job=self.keys.job(job_id), holder=consumer_id, at=at))
 
     def unhold(self, job_ids: list[str], consumer_id: str) -> None:
         """Note that a consumer gave these jobs' messages back to the broker unstarted."""
@@ -88,9 +95,12 @@ class Reconciler:
         """Announce a live consumer; its held jobs count as abandoned once this expires."""
         self.redis.set(self.keys.consumer(consumer_id), "1", ex=ttl_s)
 
-    def scan_queued(self, older_than_s: float, now: float | None = None) -> QueuedScan:
-        """The queued jobs to send again: those held by a consumer that died, and those no
-        live consumer holds that have waited `older_than_s` since first seen or last sent."""
+    def scan_queued(
+        self, older_than_s: float, now: float | None = None, held_for_s: float | None = None
+    ) -> QueuedScan:
+        """The queued jobs to send again: those held by a consumer that died, those no live
+        consumer holds that have waited `older_than_s` since first seen or last sent, and
+        (with `held_for_s`) those a live consumer has held that long without starting."""
         now = time.time() if now is None else now
         queued = sorted(self.redis.smembers(self.keys.queued))
         seen = dict(self.redis.zrange(self.keys.queued_seen, 0, -1, withscores=True))
@@ -100,16 +110,16 @@ class Reconciler:
             if new := set(queued) - seen.keys():
                 pipe.zadd(self.keys.queued_seen, dict.fromkeys(new, now), nx=True)
             for job_id in queued:
-                pipe.hmget(self.keys.job(job_id), ["status", "held_by"])
+                pipe.hmget(self.keys.job(job_id), ["status", "held_by", "held_at"])
             answers = pipe.execute()
         records = answers[len(answers) - len(queued) :]
-        holders = sorted({held_by for _, held_by in records if held_by})
+        holders = sorted({held_by for _, held_by, _ in records if held_by})
         with self.redis.pipeline() as pipe:
             for holder in holders:
                 pipe.exists(self.keys.consumer(holder))
             alive = dict(zip(holders, pipe.execute(), strict=True))
         scan = QueuedScan()
-        for job_id, (status, held_by) in zip(queued, records, strict=True):
+        for job_id, (status, held_by, held_at) in zip(queued, records, strict=True):
             if status is None:
                 # The record expired: nothing can run it, so it is not queued any more.
                 self.redis.srem(self.keys.queued, job_id)
@@ -118,6 +128,9 @@ class Reconciler:
                 continue
             elif held_by and not alive[held_by]:
                 scan.abandoned.append(job_id)
+            elif held_by and held_for_s is not None and held_at:
+                if now - float(held_at) >= held_for_s:
+                    scan.lost[job_id] = now - float(held_at)
             elif not held_by and now - seen.get(job_id, now) >= older_than_s:
                 scan.waiting[job_id] = now - seen[job_id]
         return scan
@@ -129,5 +142,5 @@ class Reconciler:
             with self.redis.pipeline() as pipe:
                 pipe.zadd(self.keys.queued_seen, dict.fromkeys(job_ids, now))
                 for job_id in job_ids:
-                    pipe.hdel(self.keys.job(job_id), "held_by")
+                    pipe.hdel(self.keys.job(job_id), "held_by", "held_at")
                 pipe.execute()

@@ -35,8 +35,8 @@ def test_jobs_held_by_a_consumer_that_died_are_abandoned_at_once(store: JobStore
     assert not store.reconciler.hold(started, "c1")  # only queued jobs are held
     now = time.time()
     scan = store.reconciler.scan_queued(60, now=now + 3600)
-    # Held by a live consumer: it will run it, however long it waits in its buffer.
-    assert (scan.abandoned, scan.waiting) == ([], {})
+    # Held by a live consumer, and no bound asked for: it will run it.
+    assert (scan.abandoned, scan.waiting, scan.lost) == ([], {}, {})
     store.redis.delete(store.keys.consumer("c1"))  # c1 died: its heartbeat expired
     scan = store.reconciler.scan_queued(60, now=now + 3601)
     assert scan.abandoned == [held]
@@ -157,3 +157,19 @@ def test_a_second_end_is_refused_and_counted(store: JobStore) -> None:
     assert store.redis.hget(store.keys.stats_jobs, "duplicate_ends") == "1"
     assert store.cancel(job_id) == "ended"  # a late cancel is not a second run
     assert store.redis.hget(store.keys.stats_jobs, "duplicate_ends") == "1"
+
+
+def test_a_job_a_live_consumer_holds_past_the_bound_is_lost(store: JobStore) -> None:
+    job_id, fresh = submit(store), submit(store)
+    store.reconciler.consumer_beat("c1", 60)
+    now = time.time()
+    assert store.reconciler.hold(job_id, "c1", now=now - 600)
+    assert store.reconciler.hold(fresh, "c1", now=now - 10)
+    scan = store.reconciler.scan_queued(60, now=now, held_for_s=540)
+    assert scan.lost == {job_id: pytest.approx(600)}
+    assert (scan.abandoned, scan.waiting) == ([], {})
+    store.reconciler.sent(list(scan.lost), now=now)
+    record = store.redis.hgetall(store.keys.job(job_id))
+    assert "held_by" not in record and "held_at" not in record
+    # Sent again and held by nobody: it waits the usual grace, not the bound.
+    assert store.reconciler.scan_queued(60, now=now + 1, held_for_s=540).lost == {}

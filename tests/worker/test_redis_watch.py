@@ -70,3 +70,32 @@ def test_a_job_whose_worker_lost_its_heartbeat_to_an_outage_is_not_run_again(
     sweeper._redis_watch.reachable_since = time.monotonic() - HEARTBEAT_TTL_S
     sweeper._reconcile()
     assert store.get(job_id)["status"] == "queued"  # type: ignore[index]
+
+
+def test_a_job_held_past_the_visibility_timeout_by_a_live_consumer_is_sent_again(
+    sweeper: runtime.Runtime,
+) -> None:
+    """A live consumer that holds a job's message but never starts it (its batch's messages
+    were acknowledged after `start` failed for an earlier job of the batch) must not keep
+    the job queued forever: held longer than the broker would wait, it is sent again."""
+    from worker.queue import ready_messages
+
+    store = sweeper.store
+    spec = models.resolve(sweeper.settings.model)
+    job_id = store.submit(
+        f"Storms flooded two towns. {uuid.uuid4().hex}", None, spec, SummaryOptions()
+    ).job_id
+    store.reconciler.consumer_beat("live-consumer", 60)
+    held_since = time.time() - sweeper.settings.visibility_timeout - 1
+    assert store.reconciler.hold(job_id, "live-consumer", now=held_since)
+    sweeper._redis_watch.reachable_since = time.monotonic() - HEARTBEAT_TTL_S
+    before = ready_messages(sweeper.producer_app())
+    sweeper._reconcile()
+    assert store.redis.hget(store.keys.job(job_id), "held_by") is None
+    assert ready_messages(sweeper.producer_app()) == before + 1
+
+    # Held again, just now: the consumer is trusted with it until the timeout.
+    assert store.reconciler.hold(job_id, "live-consumer")
+    sweeper._reconcile()
+    assert store.redis.hget(store.keys.job(job_id), "held_by") == "live-consumer"
+    assert ready_messages(sweeper.producer_app()) == before + 1
