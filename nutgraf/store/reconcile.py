@@ -128,10 +128,11 @@ class Reconciler:
                 continue
             elif held_by and not alive[held_by]:
                 scan.abandoned.append(job_id)
-            elif held_by and held_for_s is not None and held_at:
-                if now - float(held_at) >= held_for_s:
-                    scan.lost[job_id] = now - float(held_at)
-            elif not held_by and now - seen.get(job_id, now) >= older_than_s:
+            elif held_by:
+                held_s = now - float(held_at) if held_at else 0.0
+                if held_for_s is not None and held_s >= held_for_s:
+                    scan.lost[job_id] = held_s
+            elif now - seen.get(job_id, now) >= older_than_s:
                 scan.waiting[job_id] = now - seen[job_id]
         return scan
 

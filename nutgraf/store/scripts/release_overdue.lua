@@ -12,7 +12,7 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'running' then
   redis.call('SREM', KEYS[2], ARGV[1]) return 0 end
 if redis.call('HGET', KEYS[1], 'started_at') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'worker', '')
-redis.call('HDEL', KEYS[1], 'held_by')
+redis.call('HDEL', KEYS[1], 'held_by', 'held_at')
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 return 1

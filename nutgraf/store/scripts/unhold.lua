@@ -6,5 +6,5 @@
 -- ARGV[1] holder  the consumer's id
 -- Returns 1 when forgotten, 0 when another consumer holds it already (or none does).
 if redis.call('HGET', KEYS[1], 'held_by') ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[1], 'held_by')
+redis.call('HDEL', KEYS[1], 'held_by', 'held_at')
 return 1
