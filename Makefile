@@ -23,7 +23,11 @@ SERVER_STACK := torch transformers celery flask redis
 # restarts and failovers (docs/benchmarks.md, "Test suite"); `make test WORKERS=8` on a
 # bigger one. `loadgroup`: an integration file stays in one process.
 WORKERS ?= 4
-PYTEST  := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 on
+# the CI machines): otherwise each xdist process rewrites and compiles every test module and
+# plugin again, and each worker and API process compiles nutgraf, on every start
+# (docs/benchmarks.md, "Test suite").
+PYTEST  := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -370,6 +370,7 @@ class ScriptedBackend:
         self.window = 4096
         self.calls = 0
         self.batches: list[tuple[int, int]] = []  # (prompts, max_new_tokens) of each call
+        self.stops: list[list[Callable[[], bool] | None] | None] = []  # each call's stops
 
     def count(self, text: str) -> int:
         return len(text.split())
@@ -394,4 +395,5 @@ class ScriptedBackend:
     ) -> list[Generation]:
         self.calls += 1
         self.batches.append((len(prompts), max_new_tokens))
+        self.stops.append(stops)
         return [Generation(self.answers.pop(0), 20) for _ in prompts]

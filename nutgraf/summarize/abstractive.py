@@ -205,15 +205,23 @@ class Summarizer:
         return self._body_budgets[key]
 
     def _run_passes(self, passes: list[Pass]) -> list[Generation]:
-        """Run passes grouped by generation settings, one generate() per group."""
+        """Run passes grouped by generation settings, one generate() per group. Equal passes
+        (one article asked for with and without `strict`, or sent twice into one batch)
+        have the same prompt and so the same output: each is generated once."""
+        sharers: dict[Pass, list[int]] = {}
+        for index, p in enumerate(passes):
+            sharers.setdefault(p, []).append(index)
+        members = list(sharers.values())
+        unique = [_shared(passes, indexes) for indexes in members]
         outputs: list[Generation | None] = [None] * len(passes)
         groups: dict[tuple[int, int], list[int]] = {}
-        for index, p in enumerate(passes):
+        for index, p in enumerate(unique):
             groups.setdefault(p.settings, []).append(index)
         for new_tokens, indexes in groups.items():
-            generated = self._generate([passes[i] for i in indexes], new_tokens)
+            generated = self._generate([unique[i] for i in indexes], new_tokens)
             for index, output in zip(indexes, generated, strict=True):
-                outputs[index] = output
+                for sharer in members[index]:
+                    outputs[sharer] = output
         return [o for o in outputs if o is not None]
 
     def _generate(self, passes: list[Pass], new_tokens: tuple[int, int]) -> list[Generation]:
@@ -242,3 +250,15 @@ class Summarizer:
     def _prompt(self, p: Pass, budget: int) -> str:
         """The model's input for one pass, its body cut to the budget as a last resort."""
         return self.backend.render(prompts.prompt(p, self.backend.fit(p.body, budget)))
+
+
+def _shared(passes: list[Pass], indexes: list[int]) -> Pass:
+    """The one pass generated for the equal passes at `indexes`: it stops only when every
+    article sharing it has been told to stop (a cancelled job must not stop another's)."""
+    first = passes[indexes[0]]
+    if len(indexes) == 1:
+        return first
+    stops = [stop for stop in (passes[i].stop for i in indexes) if stop is not None]
+    if len(stops) < len(indexes):
+        return dataclasses.replace(first, stop=None)  # a sharer that is never stopped
+    return dataclasses.replace(first, stop=lambda: all(stop() for stop in stops))
