@@ -24,7 +24,8 @@ def test_records_tell_first_drafts_from_retries(retries: ModuleType) -> None:
     # One call for both first drafts; the second article's retry in a call of its own.
     backend = ScriptedBackend([FAITHFUL, REVERSED, FAITHFUL, REVERSED, REVERSED])
     summarizer = retries.RecordingSummarizer(cast(Backend, backend))
-    rows = [{"id": f"a{n}", "text": ARTICLE} for n in range(3)]
+    # Three articles of their own: equal ones would share a generation.
+    rows = [{"id": f"a{n}", "text": f"{ARTICLE} Story {n}."} for n in range(3)]
     records = retries.record(summarizer, rows, SummaryOptions(length="short"), batch_size=2)
     assert [(r["id"], r["first"], r["retry"], r["fallback"]) for r in records] == [
         ("a0", None, None, False),
