@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -409,6 +410,8 @@ class Jobs:
             cancel="1" if cancel else "0",
             now=time.time(),
             completed_at=fields["completed_at"],
+            # The same for each try of this call (the client's retries resend it as is).
+            token=uuid.uuid4().hex,
         )
         return ended
 

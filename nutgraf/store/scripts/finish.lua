@@ -23,14 +23,17 @@
 --                         has ended already is no duplicate
 -- ARGV[9] now             epoch seconds: when the callbacks are due
 -- ARGV[10] completed_at   RFC 3339: a batch's end, when this was its last item
--- Returns {'done', status, <ids of batches that ended>...}, {'ended', status} (it had
--- already) or {'missing'}.
+-- ARGV[11] token          this call's own: a retry of the call (its reply was lost to a
+--                         restart or the network) finds its own end and is not counted
+-- Returns {'done', status, <ids of batches that ended>...} ({'done', status} to a retry
+-- of a call that ended it), {'ended', status} (it had already) or {'missing'}.
 local job_key, text_key, running_jobs, queued = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local stats_jobs, webhooks_due, watchers_key = KEYS[5], KEYS[6], KEYS[7]
 local prefix, job, status = ARGV[1], ARGV[2], ARGV[3]
 local current = redis.call('HGET', job_key, 'status')
 if not current then return {'missing'} end
 if current == 'succeeded' or current == 'failed' or current == 'cancelled' then
+  if redis.call('HGET', job_key, 'end_token') == ARGV[11] then return {'done', current} end
   -- A second end of one job: a run that should not have happened. Counted, never applied.
   -- A run that ends after its job was cancelled is expected: the cancel won.
   if ARGV[8] ~= '1' and current ~= 'cancelled' then
@@ -38,7 +41,7 @@ if current == 'succeeded' or current == 'failed' or current == 'cancelled' then
   end
   return {'ended', current}
 end
-redis.call('HSET', job_key, 'status', status, unpack(cjson.decode(ARGV[4])))
+redis.call('HSET', job_key, 'status', status, 'end_token', ARGV[11], unpack(cjson.decode(ARGV[4])))
 redis.call('DEL', text_key)
 redis.call('SREM', running_jobs, job)
 redis.call('SREM', queued, job)
