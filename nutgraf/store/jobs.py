@@ -307,6 +307,7 @@ class Jobs:
             worker=worker,
             job_id=job_id,
             prefix=self.keys.lua_prefix,
+            token=uuid.uuid4().hex,  # the same for each try of this call
         )
         if not attempts:
             return None

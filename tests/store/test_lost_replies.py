@@ -109,3 +109,22 @@ def test_the_proxy_passes_everything_until_armed(
     assert not proxy.dropped.is_set()
     with pytest.raises(redis.ResponseError):
         store.redis.execute_command("NOT-A-COMMAND")
+
+
+def test_a_start_whose_reply_was_lost_still_hands_the_job_to_its_worker(
+    proxied_store: tuple[JobStore, ReplyDroppingProxy],
+) -> None:
+    store, proxy = proxied_store
+    warm = store.submit(article("warm-up start"), None, MODEL, OPTIONS)
+    assert store.start(warm.job_id, "worker-1") is not None  # the start script is loaded
+    store.redis.set(store.keys.worker("worker-1"), "{}")  # its heartbeat: a live worker
+    job = store.submit(article("lost start reply"), None, MODEL, OPTIONS)
+    proxy.armed.set()
+    # The retry finds the job running under this very worker: it is this call's own start,
+    # not another delivery (refused, the job would stay running with no one running it).
+    item = store.start(job.job_id, "worker-1")
+    assert proxy.dropped.is_set()
+    assert item is not None and item.attempts == 1
+    # A second delivery of the job while its live worker runs it is still refused.
+    assert store.start(job.job_id, "worker-1") is None
+    assert store.start(job.job_id, "worker-2") is None
