@@ -128,3 +128,20 @@ def test_a_start_whose_reply_was_lost_still_hands_the_job_to_its_worker(
     # A second delivery of the job while its live worker runs it is still refused.
     assert store.start(job.job_id, "worker-1") is None
     assert store.start(job.job_id, "worker-2") is None
+
+
+def test_a_claimed_idempotency_key_whose_reply_was_lost_is_still_this_requests(
+    proxied_store: tuple[JobStore, ReplyDroppingProxy],
+) -> None:
+    store, proxy = proxied_store
+    assert store.claim_idempotency_key("client", "warm-up", "fp0", 60) == ("new", "")
+    proxy.armed.set()
+    # Refused as "in progress" by its own claim, the request would answer 409 and leave
+    # the key claimed by nobody for its whole TTL: every retry of the client's, 409 too.
+    assert store.claim_idempotency_key("client", "k1", "fp1", 60) == ("new", "")
+    assert proxy.dropped.is_set()
+    # Another request with the key, meanwhile, is told the first is in progress.
+    assert store.claim_idempotency_key("client", "k1", "fp1", 60) == ("in_progress", "")
+    assert store.claim_idempotency_key("client", "k1", "fp2", 60) == ("mismatch", "")
+    store.complete_idempotency_key("client", "k1", "fp1", "summary:abc", 60)
+    assert store.claim_idempotency_key("client", "k1", "fp1", 60) == ("replay", "summary:abc")
