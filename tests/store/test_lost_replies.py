@@ -145,3 +145,16 @@ def test_a_claimed_idempotency_key_whose_reply_was_lost_is_still_this_requests(
     assert store.claim_idempotency_key("client", "k1", "fp2", 60) == ("mismatch", "")
     store.complete_idempotency_key("client", "k1", "fp1", "summary:abc", 60)
     assert store.claim_idempotency_key("client", "k1", "fp1", 60) == ("replay", "summary:abc")
+
+
+def test_a_cancel_whose_reply_was_lost_is_still_a_cancel(
+    proxied_store: tuple[JobStore, ReplyDroppingProxy],
+) -> None:
+    store, proxy = proxied_store
+    warm = store.submit(article("warm-up cancel"), None, MODEL, OPTIONS)
+    assert store.cancel(warm.job_id) == "cancelled"  # the finish script is loaded
+    job = store.submit(article("lost cancel reply"), None, MODEL, OPTIONS)
+    proxy.armed.set()
+    assert store.cancel(job.job_id) == "cancelled"  # not "ended": a 409 for the client
+    assert proxy.dropped.is_set()
+    assert store.cancel(job.job_id) == "ended"  # a second cancel, a request of its own
