@@ -1,7 +1,8 @@
 """A reply lost on the way back (Redis restarted or the network dropped after it ran the
-command): the client's retry sends the same command again. Ending a job must then count as
-one end, not as a job run twice (test_reliability saw `duplicate_ends` 1 after a Redis
-restart, with no job run twice)."""
+command): the client's retry sends the same command again, and must get what its first try
+did. An end is then one end, not a job run twice (test_reliability saw `duplicate_ends` 1
+after a Redis restart, with no job run twice); a start, a cancel and an Idempotency-Key
+claim are the caller's own, not refused as another's."""
 
 from __future__ import annotations
 
