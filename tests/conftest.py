@@ -66,6 +66,17 @@ SPREAD = (
     "integration/test_rolling.py",
 )
 
+# Unit files whose tests mostly wait (Sentinel failovers, webhook retry back-offs, requests
+# held open): scheduled with the files past the unit tier, so that their waits overlap the
+# others' work. Last, among the short unit tests, they left a core idle at the end of the
+# run (docs/benchmarks.md, "Test suite").
+WAITING = (
+    "store/test_sentinel.py",
+    "service/test_wait_slots.py",
+    "webhooks/test_outbox.py",
+    "webhooks/test_slow_receivers.py",
+)
+
 
 def tier_of(path: Path) -> str:
     """The tier of a test file, from where it lies under tests/ (unit outside it)."""
@@ -84,9 +95,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark every test with its tier (`-m unit`, `-m "not e2e"`), and keep each file past
     the unit tier in one xdist process (`--dist loadgroup`), but for SPREAD: its module
     fixtures (a worker of its own, a RabbitMQ vhost) are then built once, not once per
-    process. Scheduled longest first: SPREAD's files, then the rest past the unit tier, then
-    the unit tier (xdist hands out work in collection order: the short unit tests then
-    fill the processes' gaps at the end instead of a long test starting last)."""
+    process. Scheduled longest first: SPREAD's files, then the rest past the unit tier with
+    the unit files that mostly wait (WAITING), then the rest of the unit tier (xdist hands
+    out work in collection order: the short unit tests then fill the processes' gaps at the
+    end instead of a long test, or one that only waits, starting last)."""
     for item in items:
         tier = tier_of(item.path)
         item.add_marker(tier)
@@ -100,15 +112,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def schedule_rank(item: pytest.Item) -> int:
-    """0 for SPREAD's files, 1 for the rest past the unit tier, 2 for the unit tier."""
+    """0 for SPREAD's files, 1 for the rest past the unit tier and for WAITING's files, 2
+    for the rest of the unit tier."""
     if tier_of(item.path) == "unit":
-        return 2
+        return 1 if _relative(item) in WAITING else 2
     return 0 if is_spread(item) else 1
 
 
 def is_spread(item: pytest.Item) -> bool:
     """Whether the test's file is one of SPREAD (only files under tests/ are asked)."""
-    return item.path.resolve().relative_to(TESTS).as_posix() in SPREAD
+    return _relative(item) in SPREAD
+
+
+def _relative(item: pytest.Item) -> str:
+    """The test file's path under tests/, or its absolute path when outside it."""
+    resolved = item.path.resolve()
+    return resolved.relative_to(TESTS).as_posix() if resolved.is_relative_to(TESTS) else ""
 
 
 def group_ids(items: list[pytest.Item]) -> None:

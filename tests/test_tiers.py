@@ -34,3 +34,15 @@ def test_loadgroup_schedules_a_file_as_one_group_and_spread_files_by_their_own_m
         f"{SPREAD}::test_lengths_and_formats[paragraph-long]@test_quality-long",
         f"{SPREAD}::test_lengths_and_formats[bullets-long]@test_quality-long",
     ]
+
+
+def test_unit_files_that_mostly_wait_are_scheduled_before_the_rest_of_the_unit_tier() -> None:
+    waiting, other = "tests/store/test_sentinel.py", "tests/store/test_keys.py"
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        [*command, other, waiting], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = [line.split("::")[0] for line in done.stdout.splitlines() if "::" in line]
+    assert files[0] == waiting and files[-1] == other, files
+    assert files == sorted(files, key=lambda f: f != waiting), files  # none interleaved
