@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from nutgraf.store.keys import Keys
@@ -21,10 +20,7 @@ class IdempotencyKeys:
         """('new', '') for a first use; ('replay', target), ('mismatch', '') for another
         body, or ('in_progress', '') while the first request is still being handled."""
         outcome, target = self._claim(
-            idempotency=self.keys.idempotency(scope, key),
-            fingerprint=fingerprint,
-            ttl_s=ttl_s,
-            token=uuid.uuid4().hex,  # the same for each try of this call
+            idempotency=self.keys.idempotency(scope, key), fingerprint=fingerprint, ttl_s=ttl_s
         )
         return outcome, target
 

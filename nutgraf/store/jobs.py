@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -307,7 +306,6 @@ class Jobs:
             worker=worker,
             job_id=job_id,
             prefix=self.keys.lua_prefix,
-            token=uuid.uuid4().hex,  # the same for each try of this call
         )
         if not attempts:
             return None
@@ -411,8 +409,6 @@ class Jobs:
             cancel="1" if cancel else "0",
             now=time.time(),
             completed_at=fields["completed_at"],
-            # The same for each try of this call (the client's retries resend it as is).
-            token=uuid.uuid4().hex,
         )
         return ended
 

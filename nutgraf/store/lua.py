@@ -10,12 +10,19 @@ puts each in the position the header gives it, so a call site never counts posit
 the header cannot drift from the way the script is called. A script that uses a shared Lua
 function says so with a `-- needs: <library>.lua` line; the library's text is put in front
 of the script's before it is loaded, so the function is written once.
+
+An argument named `token` is not the caller's to give: each call gets a fresh one, and the
+client's retries of that call (after a connection lost mid-command) resend it unchanged. A
+script whose effect must not count twice keeps the token of the call that had it, and so
+knows its own call come again: its reply was lost after the script ran (finish.lua,
+start.lua, idempotency_claim.lua; tests/store/test_lost_replies.py).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,8 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts"
+# The argument each call fills with a token of its own (see the module's docstring).
+CALL_TOKEN = "token"
 
 _PARAMETER = re.compile(r"^--\s+(KEYS|ARGV)\[(\d+)\]\s+([a-z_][a-z0-9_]*)\b")
 _NEEDS = re.compile(r"^--\s+needs:\s+(\S+\.lua)\s*$")
@@ -121,6 +130,8 @@ class LuaScript:
     def __call__(self, client: Any = None, **named: Any) -> Any:
         """Run the script; every KEYS and ARGV name of its header is a keyword argument.
         With `client` (a pipeline), the call is queued there instead."""
+        if CALL_TOKEN in self.source.args:
+            named = {**named, CALL_TOKEN: uuid.uuid4().hex}
         expected = {*self.source.keys, *self.source.args}
         if missing := expected - named.keys():
             raise TypeError(f"{self.source.name}.lua: missing {sorted(missing)}")
